@@ -10,8 +10,9 @@ function(mailgate_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                                            -Wnon-virtual-dtor -Wimplicit-fallthrough)
   # g++ 12 reports false maybe-uninitialized warnings inside std::variant and
-  # std::optional at -O2 and above (GCC bugs 105562, 107919).
-  target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+  # std::optional, and false -Wrestrict ones in std::string concatenation, at
+  # -O2 and above (GCC bugs 105562, 107919, 105329).
+  target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-restrict)
   if(MAILGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
