@@ -202,4 +202,19 @@ std::string HtmlToText(std::string_view html) {
   return out;
 }
 
+std::string DecodeHtmlEntities(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '&') {
+      if (std::size_t n = DecodeEntity(text, i, out); n > 0) {
+        i += n;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
 }  // namespace mailgate::mime

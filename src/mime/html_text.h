@@ -13,6 +13,10 @@ namespace mailgate::mime {
 // result is plain text and must still be escaped when put in HTML.
 std::string HtmlToText(std::string_view html);
 
+// Decodes character references (&amp; &#233; &#xE9; and the common named
+// ones) to UTF-8; unknown references are kept as written.
+std::string DecodeHtmlEntities(std::string_view text);
+
 }  // namespace mailgate::mime
 
 #endif  // MAILGATE_MIME_HTML_TEXT_H_
