@@ -12,7 +12,9 @@ function(mailgate_target_defaults target)
   # g++ 12 reports false maybe-uninitialized warnings inside std::variant and
   # std::optional, and false -Wrestrict ones in std::string concatenation, at
   # -O2 and above (GCC bugs 105562, 107919, 105329).
-  target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-restrict)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-restrict)
+  endif()
   if(MAILGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
