@@ -415,13 +415,13 @@ class State:
     # -- token issuance ----------------------------------------------------------
 
     def issue(self, *, user, client_id, tenant, scopes, grant, offline,
-              lifetime=None, roles=None):
+              lifetime=None, roles=None, length=None):
         """Create an access token (and a refresh token when offline_access
         was granted: Microsoft issues none without it) and return the token
         endpoint's JSON."""
         now = self.now()
         lifetime = int(lifetime or self.settings["token_lifetime"])
-        at = random_token(int(self.settings["access_token_length"]))
+        at = random_token(int(length or self.settings["access_token_length"]))
         app_only = roles is not None
         self.access[at] = {
             "user": user, "client_id": client_id, "tenant": tenant,
@@ -817,7 +817,8 @@ class State:
                     user=None, client_id=client_id, tenant=tenant,
                     scopes=[MAIL_HOST + ".default"], grant="minted",
                     offline=False, lifetime=spec.get("lifetime"),
-                    roles=list(self.clients[client_id]["app_permissions"]))
+                    roles=list(self.clients[client_id]["app_permissions"]),
+                    length=spec.get("access_token_length"))
             else:
                 user = (spec.get("user") or self.settings["default_user"]).lower()
                 scope = spec.get("scope") or " ".join(
@@ -833,7 +834,8 @@ class State:
                 resp = self.issue(user=user, client_id=client_id,
                                   tenant=tenant, scopes=scopes, grant="minted",
                                   offline=offline,
-                                  lifetime=spec.get("lifetime"))
+                                  lifetime=spec.get("lifetime"),
+                                  length=spec.get("access_token_length"))
             self.stats["minted"] += 1
             self.save()
             return resp

@@ -802,6 +802,17 @@ class IntrospectionTest(IdpTestCase):
         _, r2 = self.refresh(r["refresh_token"])
         self.assertEqual(len(r2["access_token"]), 16384)
 
+    def test_mint_with_its_own_length_leaves_the_setting_alone(self):
+        user = unique_user("len")
+        tok = self.control("token", {"user": user, "scope": IMAP,
+                                     "access_token_length": 16384})
+        SEEN_SECRETS.add(tok["access_token"])
+        self.assertEqual(len(tok["access_token"]), 16384)
+        self.assertTrue(self.introspect(tok["access_token"], "imap")["active"])
+        other = self.control("token", {"user": user, "scope": IMAP})
+        SEEN_SECRETS.add(other["access_token"])
+        self.assertNotEqual(len(other["access_token"]), 16384)
+
     def test_mint_app_only(self):
         self.control("clients", {"client_id": "minted-app",
                                  "client_secret": "x",
