@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -316,22 +318,41 @@ void HundredRequestsFromFourProcesses(const std::string& dir, const std::string&
     ASSERT_TRUE((*s)->UpdateAccount("work", u).ok());
   }
   const int64_t before = idp.UserStat(user, "refreshes");
+  // The children get ready (store open), then all start when the parent
+  // closes the start pipe, so their requests really overlap.
+  int start[2];
+  ASSERT_EQ(::pipe(start), 0);
   std::vector<pid_t> children;
   for (int p = 0; p < 4; ++p) {
     const pid_t pid = ::fork();
     if (pid == 0) {
+      ::close(start[1]);
       auto s = store::OpenStoreUrl(db, dir + "/mailgate.db", shared);
       if (!s.ok()) ::_exit(2);
       auto http = http::NewCurlHttpClient({});
       oauth::TokenManager manager(**s, *http, oauth::SystemClock(), oauth::SystemRandom());
       std::vector<std::string> got(25);
       std::vector<std::thread> threads;
+      std::mutex mu;
+      std::condition_variable cv;
+      bool go = false;
       for (int i = 0; i < 25; ++i) {
         threads.emplace_back([&, i] {
+          {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return go; });
+          }
           auto tok = manager.GetAccessToken("work");
           got[i] = tok.ok() ? *tok : "ERROR " + tok.status().ToString();
         });
       }
+      char byte;
+      (void)!::read(start[0], &byte, 1);  // returns at EOF: the parent said go
+      {
+        std::lock_guard lock(mu);
+        go = true;
+      }
+      cv.notify_all();
       for (auto& th : threads) th.join();
       std::ofstream out(dir + "/tokens-" + std::to_string(p));
       for (const auto& g : got) out << g << "\n";
@@ -339,6 +360,9 @@ void HundredRequestsFromFourProcesses(const std::string& dir, const std::string&
     }
     children.push_back(pid);
   }
+  ::close(start[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::close(start[1]);
   for (pid_t pid : children) {
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -349,11 +373,14 @@ void HundredRequestsFromFourProcesses(const std::string& dir, const std::string&
   for (int p = 0; p < 4; ++p) {
     std::ifstream in(dir + "/tokens-" + std::to_string(p));
     int lines = 0;
-    for (std::string line; std::getline(in, line); ++lines) distinct.insert(line);
+    for (std::string line; std::getline(in, line); ++lines) {
+      EXPECT_FALSE(line.starts_with("ERROR")) << line;
+      distinct.insert(line);
+    }
     EXPECT_EQ(lines, 25);
     std::filesystem::remove(dir + "/tokens-" + std::to_string(p));
   }
-  ASSERT_EQ(distinct.size(), 1u) << *distinct.begin();
+  ASSERT_EQ(distinct.size(), 1u) << "the processes got different tokens";
   EXPECT_TRUE(idp.Introspect(*distinct.begin()).as_object().at("active").as_bool());
 }
 
@@ -522,6 +549,33 @@ TEST_F(AccountTest, ErrorsSayWhatToDoNext) {
   EXPECT_NE(r.err.find("mailgate account remove fresh"), std::string::npos) << r.err;
   EXPECT_EQ(Run({"account", "remove", "fresh"}).exit_code, 0);
   EXPECT_EQ(Run({"account", "show", "fresh"}).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace mailgate::testing
+
+namespace mailgate::testing {
+namespace {
+
+// --ca-file: the extra CA is trusted in addition to the system's. Dovecot's
+// IMAPS port (certificate from the test CA) stands in for an HTTPS server:
+// once TLS succeeds, the non-HTTP greeting fails the request in another way.
+TEST(HttpsTest, ExtraCaFileIsTrusted) {
+  const std::string ca = RequireEnv("MAILGATE_TEST_CA");
+  const std::string port = RequireEnv("MAILGATE_TEST_IMAPS_PORT");
+  const std::string name = RequireEnv("MAILGATE_TEST_TLS_NAME");
+  ASSERT_FALSE(ca.empty() || port.empty() || name.empty());
+  http::Request req;
+  req.url = "https://" + name + ":" + port + "/";
+  req.total_timeout = std::chrono::seconds(10);
+  auto untrusted = http::NewCurlHttpClient({})->Send(req);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_EQ(untrusted.status().kind(), Status::Kind::kTls) << untrusted.status().ToString();
+  EXPECT_NE(untrusted.status().message().find("--ca-file"), std::string::npos);
+  auto trusted = http::NewCurlHttpClient({.ca_file = ca, .user_agent = "mailgate-test"})->Send(req);
+  ASSERT_FALSE(trusted.ok());
+  EXPECT_NE(trusted.status().kind(), Status::Kind::kTls) << trusted.status().ToString();
+  EXPECT_NE(trusted.status().kind(), Status::Kind::kConnect) << trusted.status().ToString();
 }
 
 }  // namespace
