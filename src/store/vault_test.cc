@@ -98,5 +98,19 @@ TEST_F(VaultFileTest, EnvironmentKeyWinsAndNoFileIsCreated) {
   EXPECT_FALSE(OpenVault(KeySource{dir_, "garbage"}).ok());
 }
 
+TEST_F(VaultFileTest, InterruptedRotationKeepsBothKeysReadable) {
+  auto before = OpenVault(KeySource{dir_, ""});
+  ASSERT_TRUE(before.ok());
+  const std::string old_sealed = (*before)->Seal("old", "ad");
+  // A rotation wrote master.key.next, re-sealed some values, then crashed.
+  const MasterKey next = GenerateMasterKey();
+  ASSERT_TRUE(WriteKeyFile(NextMasterKeyPath(dir_), next).ok());
+  const std::string new_sealed = Vault(next).Seal("new", "ad");
+  auto after = OpenVault(KeySource{dir_, ""});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)->Unseal(old_sealed, "ad")->reveal(), "old");
+  EXPECT_EQ((*after)->Unseal(new_sealed, "ad")->reveal(), "new");
+}
+
 }  // namespace
 }  // namespace mailgate::store

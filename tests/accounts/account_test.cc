@@ -532,6 +532,35 @@ TEST_F(AccountTest, KeyRotationReencryptsEverythingAndTokensStillWork) {
   EXPECT_EQ(Str(Show("work"), "status"), "ok");
 }
 
+TEST_F(AccountTest, KeyRotationWithAnEnvironmentKey) {
+  auto generate = [&] {
+    RunResult g = Run({"key", "generate"});
+    EXPECT_EQ(g.exit_code, 0);
+    std::string k = g.out;
+    while (!k.empty() && k.back() == '\n') k.pop_back();
+    return k;
+  };
+  const std::string old_key = generate(), new_key = generate();
+  ASSERT_NE(old_key, new_key);
+  env_["MAILGATE_MASTER_KEY"] = old_key;
+  AddMicrosoft("work", "envkey-" + id_);
+  BrowserAuthorize("work", User("envkey"));
+  EXPECT_FALSE(std::filesystem::exists(store::MasterKeyPath(dir_)));
+  RunResult r = Run({"key", "rotate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("MAILGATE_NEW_MASTER_KEY"), std::string::npos) << r.err;
+  env_["MAILGATE_NEW_MASTER_KEY"] = new_key;
+  r = Run({"key", "rotate"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  env_.erase("MAILGATE_NEW_MASTER_KEY");
+  // Still on the old key: the secrets do not open, and the error says why.
+  r = Run({"account", "token", "work"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("MAILGATE_MASTER_KEY"), std::string::npos) << r.err;
+  env_["MAILGATE_MASTER_KEY"] = new_key;
+  EXPECT_FALSE(Token("work", {"--force"}).empty());
+}
+
 TEST_F(AccountTest, ErrorsSayWhatToDoNext) {
   RunResult r = Run({"account", "token", "nobody"});
   EXPECT_EQ(r.exit_code, 1);
