@@ -45,6 +45,13 @@ StatusOr<std::string> ReadSecretFile(const std::string& path) {
     return Status::InvalidArgument("cannot read the client secret file '" + path +
                                    "'; check the path and its permissions");
   }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn(
+        "the client secret file '{}' is readable by other users; Mailgate keeps the "
+        "secret encrypted from now on, so delete the file or `chmod 600` it",
+        path);
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();

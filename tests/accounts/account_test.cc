@@ -607,5 +607,31 @@ TEST(HttpsTest, ExtraCaFileIsTrusted) {
   EXPECT_NE(trusted.status().kind(), Status::Kind::kConnect) << trusted.status().ToString();
 }
 
+// HTTPS_PROXY and NO_PROXY from the environment are honoured (libcurl reads
+// them on every request).
+TEST(HttpsTest, ProxyFromTheEnvironmentIsUsedUnlessNoProxyMatches) {
+  const std::string ca = RequireEnv("MAILGATE_TEST_CA");
+  const std::string port = RequireEnv("MAILGATE_TEST_IMAPS_PORT");
+  const std::string name = RequireEnv("MAILGATE_TEST_TLS_NAME");
+  ASSERT_FALSE(ca.empty() || port.empty() || name.empty());
+  http::Request req;
+  req.url = "https://" + name + ":" + port + "/";
+  req.total_timeout = std::chrono::seconds(10);
+  auto client = http::NewCurlHttpClient({.ca_file = ca, .user_agent = "mailgate-test"});
+  ::setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+  ::unsetenv("NO_PROXY");
+  ::unsetenv("no_proxy");
+  auto via_proxy = client->Send(req);
+  ::setenv("NO_PROXY", name.c_str(), 1);
+  auto direct = client->Send(req);
+  ::unsetenv("HTTPS_PROXY");
+  ::unsetenv("NO_PROXY");
+  ASSERT_FALSE(via_proxy.ok());
+  EXPECT_EQ(via_proxy.status().kind(), Status::Kind::kConnect) << via_proxy.status().ToString();
+  EXPECT_NE(via_proxy.status().message().find("HTTPS_PROXY"), std::string::npos);
+  ASSERT_FALSE(direct.ok());
+  EXPECT_EQ(direct.status().kind(), Status::Kind::kTransient) << direct.status().ToString();
+}
+
 }  // namespace
 }  // namespace mailgate::testing
