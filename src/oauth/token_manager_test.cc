@@ -1,6 +1,7 @@
 #include "oauth/token_manager.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -28,8 +29,8 @@ class TokenManagerTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto s = store::OpenSqliteStore(dir_ / "db",
-                                    std::make_shared<store::Vault>(store::GenerateMasterKey()));
+    vault_ = std::make_shared<store::Vault>(store::GenerateMasterKey());
+    auto s = store::OpenSqliteStore(dir_ / "db", vault_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
     store::Account a;
@@ -56,6 +57,7 @@ class TokenManagerTest : public ::testing::Test {
   store::Account Get() { return *store_->GetAccount("work"); }
 
   std::filesystem::path dir_;
+  std::shared_ptr<const store::Vault> vault_;
   FakeClock clock_;
   FakeRandom random_;
   ScriptedHttp http_;
@@ -194,6 +196,63 @@ TEST_F(TokenManagerTest, ManyThreadsCauseOneRefresh) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(good, 16);
   EXPECT_EQ(http_.requests.size(), 1u);
+}
+
+TEST_F(TokenManagerTest, LeaseOfAProcessThatDiedIsTakenOverAtOnce) {
+  Authorize("AT1", "RT1", 10);
+  clock_.Advance(20);
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  const std::string holder = std::string(host) + ":" + std::to_string(dead) + ":xyz";
+  ASSERT_TRUE(*store_->TryAcquireRefreshLease("work", holder, clock_.NowSeconds(), 90));
+  http_.ThenJson(200, TokenJson("AT2", "RT2"));
+  const int64_t start = clock_.NowSeconds();
+  auto t = manager_->GetAccessToken("work");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(*t, "AT2");
+  EXPECT_LE(clock_.NowSeconds() - start, 1);
+  EXPECT_EQ(*store_->RefreshLeaseHolder("work", clock_.NowSeconds()), "") << "released";
+}
+
+TEST_F(TokenManagerTest, LiveHolderIsWaitedForAndItsResultUsed) {
+  // Real time here: the waiter polls while another thread (standing in for
+  // a live process: our parent's pid) finishes its refresh.
+  Clock& clock = SystemClock();
+  TokenManager manager(*store_, http_, clock, random_, options_);
+  store::AccountUpdate expired;
+  expired.access_expires_at = clock.NowSeconds() - 1;
+  expired.flow = "browser";
+  expired.status = store::AccountStatus::kOk;
+  expired.access_token = store::Secret("AT1");
+  expired.refresh_token = store::Secret("RT1");
+  ASSERT_TRUE(store_->UpdateAccount("work", expired).ok());
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  const std::string holder = std::string(host) + ":" + std::to_string(::getppid()) + ":other";
+  ASSERT_TRUE(*store_->TryAcquireRefreshLease("work", holder, clock.NowSeconds(), 90));
+  Status other_status;
+  std::thread other([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto s = store::OpenSqliteStore(dir_ / "db", vault_);
+    if (!s.ok()) {
+      other_status = s.status();
+      return;
+    }
+    store::AccountUpdate u;
+    u.access_token = store::Secret("AT-OTHER");
+    u.access_expires_at = clock.NowSeconds() + 3600;
+    other_status = (*s)->UpdateAccount("work", u);
+    if (other_status.ok()) other_status = (*s)->ReleaseRefreshLease("work", holder);
+  });
+  auto t = manager.GetAccessToken("work");
+  other.join();
+  ASSERT_TRUE(other_status.ok()) << other_status.ToString();
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(*t, "AT-OTHER");
+  EXPECT_TRUE(http_.requests.empty());
 }
 
 TEST_F(TokenManagerTest, ClientCredentialsGetANewTokenNearExpiry) {
