@@ -247,6 +247,38 @@ TEST_F(AccountTest, ClientCredentialsForAppOnlyAccess) {
   EXPECT_EQ(logs_.find(secret), std::string::npos);
 }
 
+TEST_F(AccountTest, GenericAndGoogleProvidersUseTheEndpointsGiven) {
+  const std::string base = idp_->url() + "/generic-" + id_ + "/oauth2/v2.0/";
+  RunResult r =
+      Run({"account", "add", "gen", "--provider", "generic", "--client-id", client_, "--auth-url",
+           base + "authorize", "--token-url", base + "token", "--scope", "offline_access",
+           "--scope", "https://outlook.office.com/IMAP.AccessAsUser.All"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  BrowserAuthorize("gen", User("generic"));
+  EXPECT_EQ(Str(Show("gen"), "token_endpoint"), base + "token");
+  const std::string token = Token("gen", {"--force"});
+  auto info = idp_->Introspect(token).as_object();
+  EXPECT_TRUE(info.at("active").as_bool());
+  EXPECT_EQ(info.at("scope").as_string(),
+            "offline_access https://outlook.office.com/IMAP.AccessAsUser.All");
+  EXPECT_EQ(idp_->UserStat(User("generic"), "refreshes"), 1);
+
+  // Google-compatible endpoints (the IdP stands in for Google here).
+  const std::string g = idp_->url() + "/google-" + id_ + "/oauth2/v2.0/";
+  r = Run({"account", "add", "gmail", "--provider", "google", "--client-id", client_, "--auth-url",
+           g + "authorize", "--token-url", g + "token", "--scope", "offline_access", "--scope",
+           "https://mail.google.com/"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  BrowserAuthorize("gmail", User("google"));
+  EXPECT_FALSE(Token("gmail", {"--force"}).empty());
+  EXPECT_EQ(idp_->UserStat(User("google"), "refreshes"), 1);
+  // Plain http to a remote host is refused for every provider.
+  r = Run({"account", "add", "bad", "--provider", "generic", "--client-id", "x", "--token-url",
+           "http://idp.example.com/token", "--scope", "s"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("loopback"), std::string::npos) << r.err;
+}
+
 TEST_F(AccountTest, RotatedRefreshTokenIsAlwaysUsedAndNeverReused) {
   const std::string user = User("rotation");
   AddMicrosoft("work", "rot-" + id_);
