@@ -21,6 +21,7 @@ struct RunState {
 };
 
 void RegisterServeCommand(CLI::App& app, RunState& state);
+void RegisterAccountCommand(CLI::App& app, RunState& state);  // account ..., key ...
 
 }  // namespace mailgate::cli
 

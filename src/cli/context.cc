@@ -20,11 +20,7 @@ std::string ResolveDataDir(const GlobalOptions& options) {
   return "mailgate-data";
 }
 
-StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options) {
-  if (!options.db.empty() && !options.db.starts_with("sqlite:")) {
-    return Status::InvalidArgument("--db '" + options.db +
-                                   "' is not supported yet; use sqlite:PATH or leave it out");
-  }
+StatusOr<std::string> PrepareDataDir(const GlobalOptions& options) {
   const std::string dir = ResolveDataDir(options);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -33,9 +29,29 @@ StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options) 
                       "; choose another with --data-dir");
   }
   ::chmod(dir.c_str(), 0700);
-  const std::string path =
-      options.db.empty() ? dir + "/mailgate.db" : options.db.substr(std::string("sqlite:").size());
-  return store::OpenSqliteStore(path);
+  return dir;
+}
+
+StatusOr<std::shared_ptr<const store::Vault>> OpenVault(const GlobalOptions& options) {
+  auto dir = PrepareDataDir(options);
+  if (!dir.ok()) return dir.status();
+  const char* env = std::getenv("MAILGATE_MASTER_KEY");
+  auto vault = store::OpenVault({.data_dir = *dir, .env_key = env ? env : ""});
+  if (!vault.ok()) return vault.status();
+  return std::shared_ptr<const store::Vault>(std::move(*vault));
+}
+
+StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options,
+                                                  std::shared_ptr<const store::Vault> vault) {
+  auto dir = PrepareDataDir(options);
+  if (!dir.ok()) return dir.status();
+  return store::OpenStoreUrl(options.db, *dir + "/mailgate.db", std::move(vault));
+}
+
+StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options) {
+  auto vault = OpenVault(options);
+  if (!vault.ok()) return vault.status();
+  return OpenStore(options, std::move(*vault));
 }
 
 }  // namespace mailgate::cli

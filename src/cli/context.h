@@ -1,5 +1,5 @@
 // What every `mailgate` subcommand shares: the global options and the
-// resources they name (data directory, store).
+// resources they name (data directory, master key, store).
 #ifndef MAILGATE_CLI_CONTEXT_H_
 #define MAILGATE_CLI_CONTEXT_H_
 
@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "store/store.h"
+#include "store/vault.h"
 
 namespace mailgate::cli {
 
@@ -23,8 +24,17 @@ struct GlobalOptions {
 std::string ResolveDataDir(const GlobalOptions& options);
 
 // Creates the data directory (mode 0700: it holds the master key and the
-// database) and opens the store the options name.
+// database) and returns its path.
+StatusOr<std::string> PrepareDataDir(const GlobalOptions& options);
+
+// The secret vault: MAILGATE_MASTER_KEY, else the data directory's key file
+// (created with mode 0600 on first use).
+StatusOr<std::shared_ptr<const store::Vault>> OpenVault(const GlobalOptions& options);
+
+// Opens the store the options name, with the vault above.
 StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options);
+StatusOr<std::unique_ptr<store::Store>> OpenStore(const GlobalOptions& options,
+                                                  std::shared_ptr<const store::Vault> vault);
 
 }  // namespace mailgate::cli
 

@@ -21,12 +21,18 @@ int main(int argc, char** argv) {
   CLI::App app{"Mailgate: mail from IMAP, POP3 and SMTP servers with OAuth2, as conversations"};
   app.set_version_flag("--version", MAILGATE_VERSION);
   app.require_subcommand(1);
+  // Global options are accepted after the subcommand too: `mailgate account list --data-dir D`.
+  app.fallthrough();
 
   RunState state;
   state.global.ca_file = EnvOr("MAILGATE_CA_FILE", "");
   app.add_option("--data-dir", state.global.data_dir,
                  "Data directory (env MAILGATE_DATA_DIR; default ~/.local/share/mailgate)");
-  app.add_option("--db", state.global.db, "Database URL (default: SQLite in the data directory)");
+  app.add_option(
+         "--db", state.global.db,
+         "Database: postgresql://user:password@host:port/db or sqlite:PATH (env MAILGATE_DB; "
+         "default: SQLite in the data directory)")
+      ->envname("MAILGATE_DB");
   app.add_option(
       "--ca-file", state.global.ca_file,
       "Extra trusted CA certificate(s), PEM, for every TLS connection (env MAILGATE_CA_FILE)");
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   });
 
   RegisterServeCommand(app, state);
+  RegisterAccountCommand(app, state);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,117 @@
+// SQLite driver: one database file, WAL journal.
+#include <sqlite3.h>
+
+#include <string>
+
+#include "store/db.h"
+
+namespace mailgate::store {
+namespace {
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  ~SqliteDb() override { sqlite3_close(db_); }
+
+  std::string_view backend() const override { return "sqlite"; }
+
+  StatusOr<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+        SQLITE_OK) {
+      return Error();
+    }
+    struct Finalizer {
+      sqlite3_stmt* s;
+      ~Finalizer() { sqlite3_finalize(s); }
+    } fin{stmt};
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i + 1);
+      int rc;
+      if (std::holds_alternative<std::nullptr_t>(params[i])) {
+        rc = sqlite3_bind_null(stmt, idx);
+      } else if (auto* n = std::get_if<int64_t>(&params[i])) {
+        rc = sqlite3_bind_int64(stmt, idx, *n);
+      } else {
+        const auto& s = std::get<std::string>(params[i]);
+        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+      }
+      if (rc != SQLITE_OK) return Error();
+    }
+    SqlResult result;
+    const int ncol = sqlite3_column_count(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      SqlRow row(ncol);
+      for (int c = 0; c < ncol; ++c) {
+        if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          row[c] = std::string(text, sqlite3_column_bytes(stmt, c));
+        }
+      }
+      result.rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) {
+      if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE ||
+          sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return Status::AlreadyExists(sqlite3_errmsg(db_));
+      }
+      return Error();
+    }
+    result.affected = sqlite3_changes(db_);
+    return result;
+  }
+
+  Status ExecScript(std::string_view sql) override {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      return Status::Io("SQLite: " + msg);
+    }
+    return Status::Ok();
+  }
+
+  Status Begin() override { return ExecScript("BEGIN IMMEDIATE"); }
+  Status Commit() override { return ExecScript("COMMIT"); }
+  void Rollback() override { (void)ExecScript("ROLLBACK"); }
+  Status LockForMigration() override { return Status::Ok(); }  // BEGIN IMMEDIATE did
+
+ private:
+  Status Error() {
+    const int code = sqlite3_errcode(db_);
+    std::string msg = "SQLite: ";
+    msg += sqlite3_errmsg(db_);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+      return Status::Transient(msg + "; another process holds the database, try again");
+    }
+    return Status::Io(msg);
+  }
+
+  sqlite3* db_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Db>> OpenSqliteDb(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::Io("cannot open the database '" + path + "': " + msg +
+                      "; check that the data directory exists and is writable");
+  }
+  auto out = std::make_unique<SqliteDb>(db);
+  // Other processes (a second `mailgate` command, the daemon) hold the write
+  // lock for short moments; wait rather than fail.
+  sqlite3_busy_timeout(db, 30000);
+  MAILGATE_RETURN_IF_ERROR(out->ExecScript("PRAGMA journal_mode=WAL"));
+  MAILGATE_RETURN_IF_ERROR(out->ExecScript("PRAGMA synchronous=FULL"));
+  MAILGATE_RETURN_IF_ERROR(out->ExecScript("PRAGMA foreign_keys=ON"));
+  return std::unique_ptr<Db>(std::move(out));
+}
+
+}  // namespace mailgate::store
