@@ -13,7 +13,6 @@ line in CONTENDERS; see `mailgate` at the end of this file.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -282,10 +281,6 @@ CONTENDERS: dict[str, Callable[[Target, Path], Optional[Job]]] = {
     "getmail6": getmail,
     "offlineimap3": offlineimap,
 }
-
-
-def describe(job: Job) -> str:
-    return " ".join(shlex.quote(a) for a in job.argv)
 
 
 def env_for(job: Job, home: Path) -> dict[str, str]:
