@@ -147,7 +147,6 @@ boost::json::object AccountJson(const store::Account& a, bool detail,
 std::string NextStep(const store::Account& a) {
   switch (a.status) {
     case store::AccountStatus::kNotAuthorized:
-      return "run `mailgate account authorize " + a.name + "`";
     case store::AccountStatus::kReauthorizationRequired:
       return "run `mailgate account authorize " + a.name + "`";
     case store::AccountStatus::kDegraded:

@@ -17,14 +17,14 @@ const char* EnvOr(const char* name, const char* fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace mailgate::cli;
+  namespace cli = mailgate::cli;
   CLI::App app{"Mailgate: mail from IMAP, POP3 and SMTP servers with OAuth2, as conversations"};
   app.set_version_flag("--version", MAILGATE_VERSION);
   app.require_subcommand(1);
   // Global options are accepted after the subcommand too: `mailgate account list --data-dir D`.
   app.fallthrough();
 
-  RunState state;
+  cli::RunState state;
   state.global.ca_file = EnvOr("MAILGATE_CA_FILE", "");
   app.add_option("--data-dir", state.global.data_dir,
                  "Data directory (env MAILGATE_DATA_DIR; default ~/.local/share/mailgate)");
@@ -43,14 +43,14 @@ int main(int argc, char** argv) {
     if (!s.ok()) throw CLI::ValidationError("--log-level", s.message());
   });
 
-  RegisterServeCommand(app, state);
-  RegisterAccountCommand(app, state);
+  cli::RegisterServeCommand(app, state);
+  cli::RegisterAccountCommand(app, state);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    return rc == 0 ? cli::kExitOk : cli::kExitUsage;
   }
   return state.exit_code;
 }

@@ -15,7 +15,7 @@
 namespace mailgate::http {
 namespace {
 
-constexpr size_t kMaxBody = 4 * 1024 * 1024;
+constexpr size_t kMaxBody = size_t{4} * 1024 * 1024;
 
 // The URL for messages: no query or fragment (they may carry codes).
 std::string Printable(std::string_view url) {

@@ -192,9 +192,8 @@ void ReadDeliveryStatus(const std::string& body, ParsedMessage& msg) {
   for (std::size_t i = 1; i < blocks.size(); ++i) {
     DsnRecipient r;
     for (const auto& [name, value] : blocks[i]) {
-      if (name == "final-recipient")
-        r.address = DsnAddress(value);
-      else if (name == "original-recipient" && r.address.empty())
+      // Final-Recipient wins; Original-Recipient stands in when it is absent.
+      if (name == "final-recipient" || (name == "original-recipient" && r.address.empty()))
         r.address = DsnAddress(value);
       else if (name == "action")
         r.action = Lower(value);

@@ -144,10 +144,12 @@ TEST(ParseMessageTest, AlternativeWithAttachmentsAndInlineImage) {
   auto b64 = [](const std::string& in) {
     static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
+    auto byte = [&in](std::size_t k) {
+      return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
+    };
     std::size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
-      unsigned v =
-          (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+      unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
       out += t[v >> 18];
       out += t[(v >> 12) & 63];
       out += t[(v >> 6) & 63];
@@ -155,8 +157,7 @@ TEST(ParseMessageTest, AlternativeWithAttachmentsAndInlineImage) {
       if (out.size() % 77 == 76) out += "\r\n";
     }
     if (i < in.size()) {
-      unsigned v =
-          (unsigned char)in[i] << 16 | (i + 1 < in.size() ? (unsigned char)in[i + 1] << 8 : 0);
+      unsigned v = byte(i) << 16 | (i + 1 < in.size() ? byte(i + 1) << 8 : 0);
       out += t[v >> 18];
       out += t[(v >> 12) & 63];
       out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';

@@ -51,7 +51,7 @@ class ScriptedHttp : public http::HttpClient {
   using Handler = std::function<StatusOr<http::Response>(const http::Request&)>;
   void Then(Handler h) { script_.push_back(std::move(h)); }
   void ThenJson(int status, std::string body) {
-    Then([status, body](const http::Request&) -> StatusOr<http::Response> {
+    Then([status, body = std::move(body)](const http::Request&) -> StatusOr<http::Response> {
       http::Response r;
       r.status = status;
       r.body = body;

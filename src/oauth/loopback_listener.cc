@@ -13,7 +13,7 @@
 namespace mailgate::oauth {
 namespace {
 
-constexpr size_t kMaxRequest = 64 * 1024;
+constexpr size_t kMaxRequest = size_t{64} * 1024;
 
 void Reply(int fd, int status, std::string_view reason, std::string_view body) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +

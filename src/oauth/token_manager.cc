@@ -62,8 +62,9 @@ std::chrono::milliseconds TokenManager::Backoff(int failures) {
   // Exponential, capped, with "equal jitter": half fixed, half random, so
   // many processes that failed together do not come back together.
   const double exp = std::min(30, std::max(0, failures - 1));
-  const double full = std::min<double>(static_cast<double>(options_.backoff_max.count()),
-                                       options_.backoff_base.count() * std::pow(2.0, exp));
+  const double full =
+      std::min<double>(static_cast<double>(options_.backoff_max.count()),
+                       static_cast<double>(options_.backoff_base.count()) * std::pow(2.0, exp));
   return std::chrono::milliseconds(static_cast<int64_t>(full / 2 + random_.Uniform() * full / 2));
 }
 

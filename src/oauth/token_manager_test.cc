@@ -186,6 +186,7 @@ TEST_F(TokenManagerTest, ManyThreadsCauseOneRefresh) {
     return r;
   });
   std::vector<std::thread> threads;
+  threads.reserve(16);
   std::atomic<int> good{0};
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&] {

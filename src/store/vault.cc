@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace mailgate::store {
@@ -78,7 +79,8 @@ Secret::~Secret() {
 Vault::Vault(const MasterKey& primary, std::vector<MasterKey> others) {
   EnsureSodium();
   keys_.push_back(primary);
-  for (auto& k : others) keys_.push_back(k);
+  keys_.insert(keys_.end(), std::make_move_iterator(others.begin()),
+               std::make_move_iterator(others.end()));
   for (auto& k : keys_) key_ids_.push_back(KeyId(k));
 }
 

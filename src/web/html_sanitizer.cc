@@ -231,8 +231,8 @@ class Sanitizer {
   bool AddImageSource(const std::string& value, std::string& tag) {
     const std::string url = NormalisedUrl(value);
     if (StartsWithI(url, "cid:")) {
-      std::string resolved =
-          opts_.resolve_cid ? opts_.resolve_cid(std::string_view(url).substr(4)) : "";
+      std::string resolved;
+      if (opts_.resolve_cid) resolved = opts_.resolve_cid(std::string_view{url}.substr(4));
       if (resolved.empty()) return false;
       tag += " src=\"" + EscapeHtml(resolved) + "\"";
       return true;

@@ -29,7 +29,7 @@ using Response = http::response<http::string_body>;
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr std::size_t kMaxRequestBytes = 1 << 20;
 
-Response MakeResponse(const Request& req, http::status status, std::string content_type,
+Response MakeResponse(const Request& req, http::status status, std::string_view content_type,
                       std::string body) {
   Response res(status, req.version());
   res.set(http::field::server, "mailgate");

@@ -44,7 +44,7 @@ struct Options {
   int delay_ms = 0;
   double fault_rate = 0;
   std::vector<Fault> faults = {Fault::kReset, Fault::kTruncate, Fault::kStall};
-  std::uint64_t fault_window = 256 * 1024;
+  std::uint64_t fault_window = std::uint64_t{256} * 1024;
   std::uint64_t seed = 1;
   std::string port_file;
   std::string log_file;
@@ -104,7 +104,7 @@ class Link : public std::enable_shared_from_this<Link> {
     auto queue = std::make_shared<std::deque<Chunk>>();
     auto wake = std::make_shared<asio::steady_timer>(from.get_executor(), Clock::time_point::max());
     asio::co_spawn(from.get_executor(), Writer(to, queue, wake), asio::detached);
-    std::vector<char> buf(64 * 1024);
+    std::vector<char> buf(std::size_t{64} * 1024);
     for (;;) {
       auto [ec, n] =
           co_await from.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
