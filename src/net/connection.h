@@ -1,0 +1,101 @@
+// The line engine shared by the IMAP, POP3 and SMTP clients (after curl's
+// pingpong.c): one buffered TCP or TLS stream with CRLF splitting, a maximum
+// line length, NUL rejection, partial writes, a deadline on every operation and
+// STARTTLS upgrade in place.
+//
+// Only the small Asio headers appear here; the socket, the TLS stream and
+// OpenSSL stay in connection.cc so that protocol code compiles quickly.
+#ifndef MAILGATE_NET_CONNECTION_H_
+#define MAILGATE_NET_CONNECTION_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace mailgate::net {
+
+enum class TlsMode { kNone, kStartTls, kImplicit };
+
+// "none", "starttls", "tls".
+std::string_view TlsModeName(TlsMode mode);
+
+struct ConnectOptions {
+  std::string host;  // also SNI and the name verified in the certificate
+  uint16_t port = 0;
+  TlsMode tls = TlsMode::kImplicit;
+  bool verify_peer = true;  // false only by explicit user choice: warns on every connection
+  std::string ca_file;      // extra trusted CA (PEM), in addition to the system store
+  std::chrono::milliseconds connect_timeout{30'000};  // connect + TLS handshake
+  std::chrono::milliseconds io_timeout{60'000};       // each read/write operation
+  std::size_t max_line = 64 * 1024;                   // longest line accepted by ReadLine
+};
+
+enum class TraceDirection { kRecv, kSend, kInfo };
+
+// Receives every line read or written (without CRLF) and connection events.
+// The protocol layer redacts secrets before they get here (Write's trace_as);
+// the engine itself never sees which bytes are secret.
+using TraceFn = std::function<void(TraceDirection, std::string_view)>;
+
+class Connection {
+ public:
+  // Connects (and for kImplicit performs the TLS handshake). Errors: Status::Connect,
+  // Status::Tls (certificate problems say which: unknown CA, host name mismatch, expired).
+  static boost::asio::awaitable<StatusOr<std::unique_ptr<Connection>>> Open(
+      boost::asio::any_io_executor ex, ConnectOptions options);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // One line without its CRLF (a bare LF also ends a line). Errors: over max_line
+  // (Status::Protocol), a NUL byte (Status::Protocol), timeout (Status::Transient),
+  // EOF/reset (Status::Connect).
+  boost::asio::awaitable<StatusOr<std::string>> ReadLine();
+
+  // Buffer-level access for incremental parsers (IMAP): returns the bytes currently
+  // buffered, reading more from the socket first if the buffer is empty. The view is
+  // valid until the next call on this connection. Consume(n) drops n bytes.
+  // REQUIRES for Consume: n <= size of the view last returned.
+  boost::asio::awaitable<StatusOr<std::string_view>> ReadSome();
+  void Consume(std::size_t n);
+
+  // Streams exactly n bytes to `sink` in chunks (literal bodies); never holds n bytes
+  // at once. A non-OK status from the sink stops the transfer and is returned; the
+  // connection is then out of sync and must be closed.
+  boost::asio::awaitable<Status> ReadExactly(
+      std::uint64_t n, const std::function<Status(std::string_view chunk)>& sink);
+
+  // Writes all of `data` (partial writes handled). The trace shows `trace_as` instead of
+  // data when it is non-empty (redaction: the protocol layer knows what is secret).
+  boost::asio::awaitable<Status> Write(std::string_view data, std::string_view trace_as = {});
+
+  // Upgrades in place after the protocol's STARTTLS/STLS exchange succeeded.
+  // REQUIRES: !tls_active() and no bytes buffered beyond the server's reply (bytes
+  // received before the handshake would be a plaintext injection: refused with
+  // Status::Protocol, RFC 3207 §5 / CVE-2011-0411).
+  boost::asio::awaitable<Status> StartTls();
+
+  void SetTrace(TraceFn trace);
+  bool tls_active() const;
+  const ConnectOptions& options() const;
+  void Close();  // idempotent, no I/O wait
+
+  struct Impl;  // defined in connection.cc
+
+ private:
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mailgate::net
+
+#endif  // MAILGATE_NET_CONNECTION_H_
