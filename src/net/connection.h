@@ -98,4 +98,23 @@ class Connection {
 
 }  // namespace mailgate::net
 
+// Coroutine forms of MAILGATE_RETURN_IF_ERROR (base/status.h): `return` is not
+// allowed in a coroutine.
+#define MAILGATE_CO_RETURN_IF_ERROR(expr)                         \
+  do {                                                            \
+    ::mailgate::Status mailgate_co_status_ = (expr);              \
+    if (!mailgate_co_status_.ok()) co_return mailgate_co_status_; \
+  } while (0)
+
+// Evaluates `expr` (a StatusOr<T>), co_returns its error, else moves the value
+// into `lhs` (a declaration such as `auto x` or an existing variable).
+#define MAILGATE_CO_CONCAT_INNER_(a, b) a##b
+#define MAILGATE_CO_CONCAT_(a, b) MAILGATE_CO_CONCAT_INNER_(a, b)
+#define MAILGATE_CO_ASSIGN_OR_RETURN(lhs, expr) \
+  MAILGATE_CO_ASSIGN_OR_RETURN_IMPL_(MAILGATE_CO_CONCAT_(mailgate_co_or_, __LINE__), lhs, expr)
+#define MAILGATE_CO_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                       \
+  if (!tmp.ok()) co_return tmp.status();                   \
+  lhs = std::move(tmp).value()
+
 #endif  // MAILGATE_NET_CONNECTION_H_
