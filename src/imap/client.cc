@@ -630,9 +630,18 @@ awaitable<Status> Client::Authenticate() {
                              "; refreshing the token failed too: " + fresh.status().message());
     }
     Status again = co_await c.AuthenticateOnce(mech, *fresh);
-    st = again.ok() || again.kind() != Status::Kind::kAuth
-             ? again
-             : Status::Auth(again.message() + " (a freshly refreshed token was refused as well)");
+    if (again.ok()) {
+      st = again;
+    } else if (again.kind() == Status::Kind::kAuth) {
+      st = Status::Auth(again.message() + " (a freshly refreshed token was refused as well)");
+    } else if (!c.dead.ok()) {
+      // Some servers hang up after a failed attempt: the first refusal is the news.
+      st = Status::Auth(st.message() +
+                        " (the server closed the connection before a retry with "
+                        "a refreshed token)");
+    } else {
+      st = again;
+    }
   }
   if (!st.ok()) co_return st;
   c.authed = true;

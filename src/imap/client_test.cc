@@ -200,6 +200,36 @@ TEST(ImapClientTest, ExchangeNoAuthenticateFailedIsExplained) {
   EXPECT_EQ(h.AllTrace().find(kToken2), std::string::npos);
 }
 
+// Microsoft's tokens can exceed 4 KiB; 16 KiB must go through whole on the SASL-IR line.
+TEST(ImapClientTest, SixteenKibTokenOnTheSaslIrLine) {
+  std::string big(16 * 1024, 'x');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = "AZaz09-._~"[i % 10];
+  FakeServer server(Script()
+                        .Send(kGreeting)
+                        .Expect("A1 AUTHENTICATE XOAUTH2 " + Xoauth2("user@example.test", big))
+                        .Send(std::string("A1 ") + kAuthOk));
+  Harness h;
+  h.tokens = {big};
+  Status s = ConnectAuth(h.Options(server.port()));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(h.AllTrace().find(big.substr(0, 64)), std::string::npos);
+}
+
+// Exchange may hang up after a refusal; the refusal, not the closed connection, is the news.
+TEST(ImapClientTest, ServerClosingAfterRefusalStillReportsAuth) {
+  FakeServer server(Script()
+                        .Send(kGreeting)
+                        .Expect("A1 AUTHENTICATE XOAUTH2 *")
+                        .Send("A1 NO AUTHENTICATE failed.")
+                        .Close());
+  Harness h;
+  Status s = ConnectAuth(h.Options(server.port()));
+  server.Finish();
+  ASSERT_EQ(s.kind(), Status::Kind::kAuth) << s.ToString();
+  EXPECT_NE(s.message().find("AUTHENTICATE failed"), std::string::npos);
+}
+
 TEST(ImapClientTest, AuthenticatedButNotConnectedIsExplained) {
   FakeServer server(Script()
                         .Send(kGreeting)
