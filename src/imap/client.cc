@@ -700,6 +700,17 @@ awaitable<StatusOr<MailboxInfo>> Client::Select(std::string_view mailbox, bool r
   co_return info;
 }
 
+awaitable<Status> Client::Create(std::string_view mailbox) {
+  Impl& c = *impl_;
+  IMAP_CO_ASSIGN(std::string arg, co_await c.MailboxArg(mailbox));
+  IMAP_CO_ASSIGN(Response r, co_await c.Run("CREATE " + arg));
+  if (r.condition == Condition::kOk) co_return Status::Ok();
+  if (r.code == "ALREADYEXISTS") {
+    co_return Status::AlreadyExists("the mailbox " + Clean(mailbox, 100) + " exists already");
+  }
+  co_return c.CommandError(r, "CREATE " + Clean(mailbox, 100));
+}
+
 awaitable<StatusOr<std::vector<ListEntry>>> Client::List(std::string_view reference,
                                                          std::string_view pattern) {
   Impl& c = *impl_;

@@ -133,6 +133,8 @@ class Client {
 
   boost::asio::awaitable<StatusOr<MailboxInfo>> Select(std::string_view mailbox,
                                                        bool read_only = false);
+  // CREATE. Status::AlreadyExists when the server says so ([ALREADYEXISTS], RFC 5530).
+  boost::asio::awaitable<Status> Create(std::string_view mailbox);
   boost::asio::awaitable<StatusOr<std::vector<ListEntry>>> List(std::string_view reference,
                                                                 std::string_view pattern);
   boost::asio::awaitable<StatusOr<MailboxStatus>> StatusOf(std::string_view mailbox);  // STATUS
