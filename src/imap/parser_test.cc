@@ -401,6 +401,57 @@ TEST(ParserAdversarialTest, ErrorIsSticky) {
   EXPECT_EQ(p.error().kind(), Status::Kind::kProtocol);
 }
 
+// A cheap fuzz pass that runs with every build: mutated responses must give the same
+// outcome whether fed whole or in random splits, and never crash or hang.
+TEST(ParserFuzzTest, MutatedInputBehavesTheSameInEverySplit) {
+  const std::vector<std::string> corpus = {
+      "* OK [CAPABILITY IMAP4rev1 SASL-IR] ready\r\n",
+      "* 3 FETCH (UID 7 FLAGS (\\Seen) BODY[] {5}\r\nhello INTERNALDATE \"x\")\r\n",
+      "* LIST (\\Noselect) \"/\" {3+}\r\nabc\r\na1 OK [READ-WRITE] done\r\n",
+      "+ eyJzdGF0dXMiOiI0MDEifQ==\r\n* BYE bye\r\n",
+      "* 1 FETCH (BODYSTRUCTURE ((\"a\" NIL) \"b\") BODY[HEADER.FIELDS (TO)] ~{2}\r\nxy)\r\n",
+  };
+  ParserLimits limits;
+  limits.max_line = 200;
+  limits.max_depth = 8;
+  limits.max_inline_literal = 64;
+  limits.max_response = 1000;
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&state]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const std::string specials = "(){}[]\"\\+~*\r\n 0123456789\0";
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string in = corpus[next() % corpus.size()];
+    const int edits = 1 + static_cast<int>(next() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t pos = next() % (in.size() + 1);
+      const char c = (next() % 2) ? specials[next() % specials.size()] : static_cast<char>(next());
+      switch (next() % 3) {
+        case 0:
+          in.insert(in.begin() + static_cast<std::ptrdiff_t>(pos), c);
+          break;
+        case 1:
+          if (pos < in.size()) in.erase(pos, 1);
+          break;
+        default:
+          if (pos < in.size()) in[pos] = c;
+          break;
+      }
+    }
+    const Outcome whole = Parse(in, 0, nullptr, limits);
+    const Outcome bytes = Parse(in, 1, nullptr, limits);
+    const Outcome odd = Parse(in, 1 + next() % 9, nullptr, limits);
+    ASSERT_EQ(whole.responses, bytes.responses) << iter;
+    ASSERT_EQ(whole.error, bytes.error) << iter;
+    ASSERT_EQ(whole.responses, odd.responses) << iter;
+    ASSERT_EQ(whole.error, odd.error) << iter;
+  }
+}
+
 TEST(ValueTest, NumbersAndLookup) {
   Outcome o;
   Parser p;
