@@ -233,6 +233,7 @@ struct Client::Impl {
   MailboxInfo selected;
   bool authed = false;
   bool logging_out = false;
+  bool greeted = false;  // a BYE before the greeting is a refused connection
   uint64_t next_tag = 1;
   FetchAdapter* fetch = nullptr;  // during UID FETCH
   Status dead;                    // once set, every call fails with it
@@ -306,6 +307,10 @@ struct Client::Impl {
       }
       if (r.kind == Response::Kind::kUntagged) {
         if (r.condition == Condition::kBye) {
+          if (!greeted) {
+            co_return Fatal(Status::Connect(Where() + " refused the connection (BYE " +
+                                            Clean(r.text) + "); try again later"));
+          }
           if (!logging_out) co_return Fatal(ByeStatus(r.text));
           co_return r;
         }
@@ -555,6 +560,7 @@ awaitable<StatusOr<std::unique_ptr<Client>>> Client::Connect(asio::any_io_execut
   if (c.options.trace) c.conn->SetTrace(c.options.trace);
 
   IMAP_CO_ASSIGN(Response greeting, co_await c.Read());
+  c.greeted = true;
   if (greeting.kind != Response::Kind::kUntagged || !greeting.is_status()) {
     co_return c.Fatal(Status::Protocol(c.Where() +
                                        " did not greet like an IMAP server; check the port (IMAP "

@@ -306,6 +306,16 @@ TEST(ImapClientTest, StartTlsNotOfferedIsRefused) {
   EXPECT_NE(s.message().find("does not offer STARTTLS"), std::string::npos);
 }
 
+TEST(ImapClientTest, ByeGreetingIsARefusedConnection) {
+  FakeServer server(Script().Send("* BYE Too many connections from your IP").Close());
+  Harness h;
+  Status s = ConnectAuth(h.Options(server.port()));
+  server.Finish();
+  ASSERT_EQ(s.kind(), Status::Kind::kConnect) << s.ToString();
+  EXPECT_NE(s.message().find("Too many connections"), std::string::npos);
+  EXPECT_NE(s.message().find("try again later"), std::string::npos);
+}
+
 // Collects fetched messages in memory (a test may; the client never does).
 class MemorySink : public MessageSink {
  public:
