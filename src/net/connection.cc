@@ -435,10 +435,17 @@ asio::awaitable<StatusOr<std::unique_ptr<Connection>>> Connection::Open(asio::an
 }
 
 asio::awaitable<StatusOr<std::string>> Connection::ReadLine() {
+  auto line = co_await ReadLineUntraced();
+  if (line.ok()) impl_->Trace(TraceDirection::kRecv, *line);
+  co_return line;
+}
+
+asio::awaitable<StatusOr<std::string>> Connection::ReadLineUntraced() {
   Impl& c = *impl_;
-  std::size_t scanned = c.pos;
+  // Relative to c.pos: Fill() may move the unconsumed bytes to the front.
+  std::size_t scanned = 0;
   for (;;) {
-    const std::size_t nl = c.buf.find('\n', scanned);
+    const std::size_t nl = c.buf.find('\n', c.pos + scanned);
     if (nl != std::string::npos) {
       std::size_t end = nl;
       if (end > c.pos && c.buf[end - 1] == '\r') --end;
@@ -450,10 +457,9 @@ asio::awaitable<StatusOr<std::string>> Connection::ReadLine() {
                                           " sent a NUL byte in a line, which the protocol "
                                           "forbids; the server is broken or not a mail server"));
       }
-      c.Trace(TraceDirection::kRecv, line);
       co_return line;
     }
-    scanned = c.buf.size();
+    scanned = c.buf.size() - c.pos;
     // +1: the CR of a line of exactly max_line octets may still be waiting for its LF.
     if (c.buf.size() - c.pos > c.options.max_line + 1) break;
     Status s = co_await c.Fill();
@@ -522,6 +528,12 @@ asio::awaitable<Status> Connection::Write(std::string_view data, std::string_vie
     if (nl == std::string_view::npos) break;
     shown.remove_prefix(nl + 1);
   }
+  co_return co_await WriteUntraced(data);
+}
+
+asio::awaitable<Status> Connection::WriteUntraced(std::string_view data) {
+  Impl& c = *impl_;
+  if (!c.broken.ok()) co_return c.broken;
   c.Arm(c.options.io_timeout);
   error_code ec;
   if (c.tls) {
@@ -559,6 +571,9 @@ asio::awaitable<Status> Connection::StartTls() {
 
 void Connection::SetTrace(TraceFn trace) {
   impl_->trace = std::move(trace);
+}
+void Connection::Trace(TraceDirection direction, std::string_view text) {
+  impl_->Trace(direction, text);
 }
 bool Connection::tls_active() const {
   return impl_->tls;

@@ -60,6 +60,9 @@ class Connection {
   // (Status::Protocol), a NUL byte (Status::Protocol), timeout (Status::Transient),
   // EOF/reset (Status::Connect).
   boost::asio::awaitable<StatusOr<std::string>> ReadLine();
+  // ReadLine without the trace entry: for message bodies, which the protocol
+  // summarises as "(N bytes)" through Trace() instead.
+  boost::asio::awaitable<StatusOr<std::string>> ReadLineUntraced();
 
   // Buffer-level access for incremental parsers (IMAP): returns the bytes currently
   // buffered, reading more from the socket first if the buffer is empty. The view is
@@ -77,6 +80,9 @@ class Connection {
   // Writes all of `data` (partial writes handled). The trace shows `trace_as` instead of
   // data when it is non-empty (redaction: the protocol layer knows what is secret).
   boost::asio::awaitable<Status> Write(std::string_view data, std::string_view trace_as = {});
+  // Write without a trace entry: for message bodies sent in chunks, which the
+  // protocol summarises once through Trace().
+  boost::asio::awaitable<Status> WriteUntraced(std::string_view data);
 
   // Upgrades in place after the protocol's STARTTLS/STLS exchange succeeded.
   // REQUIRES: !tls_active() and no bytes buffered beyond the server's reply (bytes
@@ -85,6 +91,8 @@ class Connection {
   boost::asio::awaitable<Status> StartTls();
 
   void SetTrace(TraceFn trace);
+  // Adds an entry to the trace (the protocol's own notes, body summaries).
+  void Trace(TraceDirection direction, std::string_view text);
   bool tls_active() const;
   const ConnectOptions& options() const;
   void Close();  // idempotent, no I/O wait

@@ -70,6 +70,28 @@ TEST(ConnectionTest, SplitsCrlfAndBareLfLinesAcrossPartialReads) {
   EXPECT_EQ(server.Finish(), "");
 }
 
+TEST(ConnectionTest, LineSplitAcrossReadsAfterAConsumedLineIsNotLost) {
+  // Regression: compacting the buffer before a read lost the scan position,
+  // and the rest of the line (and the next lines) went missing.
+  FakeServer server(
+      Script().SendRaw("+OK first\r\nTO").Expect("go").SendRaw("P\r\nnext\r\n").Close());
+  std::vector<std::string> lines;
+  Status st = RunCo<Status>([&](asio::any_io_executor ex) -> asio::awaitable<Status> {
+    auto conn = co_await Connection::Open(ex, Plain(server.port()));
+    if (!conn.ok()) co_return conn.status();
+    MAILGATE_CO_ASSIGN_OR_RETURN(std::string first, co_await (*conn)->ReadLine());
+    lines.push_back(first);
+    MAILGATE_CO_RETURN_IF_ERROR(co_await (*conn)->Write("go\r\n"));
+    MAILGATE_CO_ASSIGN_OR_RETURN(std::string second, co_await (*conn)->ReadLine());
+    lines.push_back(second);
+    MAILGATE_CO_ASSIGN_OR_RETURN(std::string third, co_await (*conn)->ReadLine());
+    lines.push_back(third);
+    co_return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(lines, (std::vector<std::string>{"+OK first", "TOP", "next"}));
+}
+
 TEST(ConnectionTest, RejectsNulByte) {
   FakeServer server(Script().SendRaw(std::string("+OK a\0b\r\n", 9)).Close());
   Lines got = ReadAll(Plain(server.port()));

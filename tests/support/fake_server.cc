@@ -57,8 +57,8 @@ bool GlobMatch(std::string_view p, std::string_view t) {
   return pi == p.size();
 }
 
-FakeServer::FakeServer(Script script, Options options)
-    : script_(std::move(script)), options_(std::move(options)) {
+FakeServer::FakeServer(std::vector<Script> scripts, Options options)
+    : scripts_(std::move(scripts)), options_(std::move(options)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (listen_fd_ < 0) throw std::runtime_error("socket failed");
   sockaddr_in addr{};
@@ -174,19 +174,24 @@ std::string Shown(const std::string& line) {
 }  // namespace
 
 void FakeServer::Run() {
-  auto fail = [this](std::string why) {
+  for (std::size_t i = 0; i < scripts_.size(); ++i) {
+    if (!Serve(scripts_[i], i + 1)) return;
+  }
+}
+
+bool FakeServer::Serve(const Script& script, std::size_t connection) {
+  auto fail = [this, connection](std::string why) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (error_.empty()) error_ = std::move(why);
+    if (error_.empty()) error_ = "connection " + std::to_string(connection) + ": " + why;
+    return false;
   };
   pollfd pfd{listen_fd_, POLLIN, 0};
   if (::poll(&pfd, 1, options_.io_timeout_seconds * 1000) <= 0 || !(pfd.revents & POLLIN)) {
-    fail("fake server: no client connected");
-    return;
+    return fail("fake server: no client connected");
   }
   int fd = ::accept(listen_fd_, nullptr, nullptr);
   if (fd < 0) {
-    fail("fake server: accept failed");
-    return;
+    return fail("fake server: accept failed");
   }
   timeval tv{options_.io_timeout_seconds, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -194,13 +199,10 @@ void FakeServer::Run() {
   Peer peer(fd);
   if (options_.implicit_tls) {
     std::string err = peer.Handshake(options_.cert_file, options_.key_file);
-    if (!err.empty()) {
-      fail(err);
-      return;
-    }
+    if (!err.empty()) return fail(err);
   }
   std::size_t index = 0;
-  for (const Step& step : script_.steps()) {
+  for (const Step& step : script.steps()) {
     ++index;
     const std::string where = "step " + std::to_string(index) + ": ";
     switch (step.kind) {
@@ -234,7 +236,7 @@ void FakeServer::Run() {
         break;
       }
       case Step::Kind::kClose:
-        return;
+        return true;
     }
   }
   // Script done: drain what the client still sends (QUIT...) until it closes,
@@ -246,6 +248,7 @@ void FakeServer::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     received_.push_back(line);
   }
+  return true;
 }
 
 }  // namespace mailgate::testing

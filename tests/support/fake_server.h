@@ -54,8 +54,11 @@ class FakeServer {
     std::string key_file;
     int io_timeout_seconds = 20;  // a silent client fails the script instead of hanging it
   };
-  // Listens on 127.0.0.1 (an ephemeral port) and serves one connection.
-  explicit FakeServer(Script script, Options options);
+  // Listens on 127.0.0.1 (an ephemeral port) and serves one connection per
+  // script, one after the other (a client that reconnects gets the next one).
+  FakeServer(std::vector<Script> scripts, Options options);
+  FakeServer(Script script, Options options)
+      : FakeServer(std::vector<Script>{std::move(script)}, std::move(options)) {}
   explicit FakeServer(Script script) : FakeServer(std::move(script), Options()) {}
   ~FakeServer();
   FakeServer(const FakeServer&) = delete;
@@ -70,8 +73,9 @@ class FakeServer {
 
  private:
   void Run();
+  bool Serve(const Script& script, std::size_t connection);
 
-  Script script_;
+  std::vector<Script> scripts_;
   Options options_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;
