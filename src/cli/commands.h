@@ -21,6 +21,7 @@ struct RunState {
 };
 
 void RegisterServeCommand(CLI::App& app, RunState& state);
+void RegisterProbeCommand(CLI::App& app, RunState& state);
 
 }  // namespace mailgate::cli
 

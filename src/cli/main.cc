@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   });
 
   RegisterServeCommand(app, state);
+  RegisterProbeCommand(app, state);
 
   try {
     app.parse(argc, argv);

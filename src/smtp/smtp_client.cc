@@ -327,7 +327,10 @@ asio::awaitable<Status> Client::Authenticate(const sasl::AuthOptions& auth) {
 
   conn_->Trace(net::TraceDirection::kInfo, "authentication failed; retrying with a fresh token");
   auto fresh = auth.secret(true);
-  if (!fresh.ok()) co_return fresh.status().WithContext(s.message() + "; refreshing the token");
+  if (!fresh.ok()) {
+    co_return Status::Auth(s.message() +
+                           "; no fresh token could be had either: " + fresh.status().message());
+  }
   if (closed_by_server_) MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
   Status again = co_await AuthenticateOnce(auth, *fresh);
   if (!again.ok() && again.kind() == Status::Kind::kConnect && closed_by_server_) {
