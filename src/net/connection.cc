@@ -129,6 +129,7 @@ struct Connection::Impl {
         deadline(std::make_shared<Deadline>()) {
     deadline->socket = &stream.next_layer();
     deadline->resolver = &resolver;
+    trace = options.trace;
   }
   ~Impl() {
     deadline->socket = nullptr;

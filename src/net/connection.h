@@ -27,6 +27,13 @@ enum class TlsMode { kNone, kStartTls, kImplicit };
 // "none", "starttls", "tls".
 std::string_view TlsModeName(TlsMode mode);
 
+enum class TraceDirection { kRecv, kSend, kInfo };
+
+// Receives every line read or written (without CRLF) and connection events.
+// The protocol layer redacts secrets before they get here (Write's trace_as);
+// the engine itself never sees which bytes are secret.
+using TraceFn = std::function<void(TraceDirection, std::string_view)>;
+
 struct ConnectOptions {
   std::string host;  // also SNI and the name verified in the certificate
   uint16_t port = 0;
@@ -36,14 +43,10 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{30'000};  // connect + TLS handshake
   std::chrono::milliseconds io_timeout{60'000};       // each read/write operation
   std::size_t max_line = 64 * 1024;                   // longest line accepted by ReadLine
+  // Receives the trace from the first event on (connect, TLS handshake); empty:
+  // debug-level log lines. SetTrace() replaces it later.
+  TraceFn trace;
 };
-
-enum class TraceDirection { kRecv, kSend, kInfo };
-
-// Receives every line read or written (without CRLF) and connection events.
-// The protocol layer redacts secrets before they get here (Write's trace_as);
-// the engine itself never sees which bytes are secret.
-using TraceFn = std::function<void(TraceDirection, std::string_view)>;
 
 class Connection {
  public:

@@ -125,6 +125,7 @@ asio::awaitable<Status> Client::Open() {
   caps_ = Capabilities();
   authenticated_ = false;
   closed_by_server_ = false;
+  if (trace_) options_.trace = trace_;
   auto opened = co_await net::Connection::Open(ex_, options_);
   if (!opened.ok()) co_return opened.status();
   conn_ = std::move(opened).value();

@@ -197,6 +197,7 @@ asio::awaitable<Status> Client::Open() {
   conn_.reset();
   ext_ = Extensions();
   closed_by_server_ = false;
+  if (trace_) options_.trace = trace_;
   auto opened = co_await net::Connection::Open(ex_, options_);
   if (!opened.ok()) co_return opened.status();
   conn_ = std::move(opened).value();
