@@ -92,6 +92,16 @@ TEST(ConnectionTest, LineSplitAcrossReadsAfterAConsumedLineIsNotLost) {
   EXPECT_EQ(lines, (std::vector<std::string>{"+OK first", "TOP", "next"}));
 }
 
+TEST(ConnectionTest, InputArrivingOneByteAtATimeGivesTheSameLines) {
+  const std::string input = "+OK one\r\ntwo\n\r\n* 3 EXISTS\r\n";
+  Script script;
+  for (char c : input) script.SendRaw(std::string(1, c));
+  FakeServer server(std::move(script.Close()));
+  Lines got = ReadAll(Plain(server.port()));
+  EXPECT_EQ(got.lines, (std::vector<std::string>{"+OK one", "two", "", "* 3 EXISTS"}));
+  EXPECT_EQ(got.end.kind(), Status::Kind::kConnect);
+}
+
 TEST(ConnectionTest, RejectsNulByte) {
   FakeServer server(Script().SendRaw(std::string("+OK a\0b\r\n", 9)).Close());
   Lines got = ReadAll(Plain(server.port()));
