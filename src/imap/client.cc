@@ -556,8 +556,9 @@ awaitable<StatusOr<std::unique_ptr<Client>>> Client::Connect(asio::any_io_execut
                                                              ClientOptions options) {
   auto impl = std::make_unique<Impl>(ex, std::move(options));
   Impl& c = *impl;
+  // The trace starts with the connection itself (connect, TLS handshake).
+  if (c.options.trace && !c.options.connect.trace) c.options.connect.trace = c.options.trace;
   IMAP_CO_ASSIGN(c.conn, co_await net::Connection::Open(ex, c.options.connect));
-  if (c.options.trace) c.conn->SetTrace(c.options.trace);
 
   IMAP_CO_ASSIGN(Response greeting, co_await c.Read());
   c.greeted = true;
