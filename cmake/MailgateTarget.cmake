@@ -10,10 +10,12 @@ function(mailgate_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                                            -Wnon-virtual-dtor -Wimplicit-fallthrough)
   # g++ 12 reports false maybe-uninitialized warnings inside std::variant and
-  # std::optional, and false -Wrestrict ones in std::string concatenation, at
-  # -O2 and above (GCC bugs 105562, 107919, 105329).
+  # std::optional, false -Wrestrict ones in std::string concatenation (GCC
+  # bugs 105562, 107919, 105329), and false mismatched-new-delete ones on
+  # Asio's coroutine frames (which pair their own operator new and delete).
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-restrict)
+    target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized -Wno-restrict
+                                             -Wno-mismatched-new-delete)
   endif()
   if(MAILGATE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)

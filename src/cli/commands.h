@@ -22,6 +22,7 @@ struct RunState {
 
 void RegisterServeCommand(CLI::App& app, RunState& state);
 void RegisterAccountCommand(CLI::App& app, RunState& state);  // account ..., key ...
+void RegisterProbeCommand(CLI::App& app, RunState& state);
 
 }  // namespace mailgate::cli
 

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
 
   cli::RegisterServeCommand(app, state);
   cli::RegisterAccountCommand(app, state);
+  cli::RegisterProbeCommand(app, state);
 
   try {
     app.parse(argc, argv);
