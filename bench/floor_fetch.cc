@@ -109,7 +109,7 @@ int Connect(const std::string& host, const std::string& port) {
 // A blocking TLS connection with a read buffer and a tiny IMAP response reader.
 class Session {
  public:
-  Session(const Options& o) {
+  explicit Session(const Options& o) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (!ctx_) Fail("SSL_CTX_new");
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
@@ -223,7 +223,7 @@ class Session {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   int fd_ = -1;
-  std::vector<char> buf_ = std::vector<char>(256 * 1024);
+  std::vector<char> buf_ = std::vector<char>(size_t{256} * 1024);
   size_t pos_ = 0, len_ = 0;
   uint64_t bytes_ = 0, literals_ = 0, literal_bytes_ = 0;
 };
