@@ -636,6 +636,9 @@ awaitable<Status> Client::Authenticate() {
       co_return Status::Auth(st.message() +
                              "; refreshing the token failed too: " + fresh.status().message());
     }
+    // The same token again (a token file, or a provider with nothing newer):
+    // a second attempt would only be refused the same way.
+    if (*fresh == secret) co_return st;
     Status again = co_await c.AuthenticateOnce(mech, *fresh);
     if (again.ok()) {
       st = again;

@@ -332,6 +332,9 @@ asio::awaitable<Status> Client::Authenticate(const sasl::AuthOptions& auth) {
     co_return Status::Auth(s.message() +
                            "; no fresh token could be had either: " + fresh.status().message());
   }
+  // The same token again (a token file, or a provider with nothing newer):
+  // a second attempt would only be refused the same way.
+  if (*fresh == *secret) co_return s;
   if (closed_by_server_) MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
   Status again = co_await AuthenticateOnce(auth, *fresh);
   if (!again.ok() && again.kind() == Status::Kind::kConnect && closed_by_server_) {
