@@ -5,6 +5,7 @@
 #define MAILGATE_STORE_MIGRATIONS_H_
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace mailgate::store {
@@ -12,13 +13,12 @@ namespace mailgate::store {
 struct Migration {
   int version;
   std::string_view description;
-  std::string_view sql;  // portable SQL: runs on SQLite and PostgreSQL...
-  // ...unless PostgreSQL needs its own spelling (identity columns).
-  std::string_view postgres_sql = {};
+  // Portable SQL for SQLite and PostgreSQL. The one spelling they do not
+  // share, an auto-numbered primary key, is written ID_PRIMARY_KEY.
+  std::string_view sql;
 
-  std::string_view SqlFor(std::string_view backend) const {
-    return backend == "postgresql" && !postgres_sql.empty() ? postgres_sql : sql;
-  }
+  // The script for `backend` ("sqlite" or "postgresql").
+  std::string SqlFor(std::string_view backend) const;
 };
 
 // All migrations, in ascending version order.
