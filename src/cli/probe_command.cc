@@ -93,7 +93,8 @@ int ProbePop3(const ProbeArgs& args) {
   });
   if (!s.ok()) return ProbeFail(s);
   std::cout << "POP3 " << args.host << ":" << args.port << ": authenticated as " << args.user
-            << "; " << stat.count << " messages (" << stat.octets << " bytes)\n";
+            << "; " << stat.count << (stat.count == 1 ? " message (" : " messages (") << stat.octets
+            << " bytes)\n";
   return kExitOk;
 }
 

@@ -56,8 +56,8 @@ int ProbeImap(const ProbeArgs& args) {
   io.run();
   if (!result.ok()) return ProbeFail(result);
   std::cout << "IMAP " << args.host << ":" << args.port << ": authenticated as " << args.user
-            << "; INBOX: " << inbox.exists << " messages, UIDVALIDITY " << inbox.uidvalidity
-            << ", UIDNEXT " << inbox.uidnext << "\n";
+            << "; INBOX: " << inbox.exists << (inbox.exists == 1 ? " message" : " messages")
+            << ", UIDVALIDITY " << inbox.uidvalidity << ", UIDNEXT " << inbox.uidnext << "\n";
   return kExitOk;
 }
 
