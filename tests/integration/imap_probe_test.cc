@@ -1,21 +1,13 @@
 // `mailgate probe imap` as the user runs it: output, exit status and error line, against
 // Dovecot and against scripted Exchange Online transcripts.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "support/fake_server.h"
+#include "support/run_command.h"
 #include "support/test_env.h"
-
-extern char** environ;
 
 namespace mailgate {
 namespace {
@@ -24,57 +16,13 @@ using testing::Env;
 using testing::FakeServer;
 using testing::Script;
 
-class Dir {
- public:
-  Dir() {
-    char tmpl[] = "/tmp/mailgate-imap-probe-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~Dir() { std::filesystem::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  std::string Read(const std::string& name) const {
-    std::ifstream in(path_ + "/" + name, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  const std::string& path() const { return path_; }
+using ProbeRun = testing::CommandResult;
+using Dir = testing::TempDir;
 
- private:
-  std::string path_;
-};
-
-struct ProbeRun {
-  int exit = -1;
-  std::string out, err;
-};
-
+// `mailgate probe imap` with these arguments.
 ProbeRun Probe(std::vector<std::string> args) {
-  Dir dir;
-  const std::string out = dir.path() + "/out", err = dir.path() + "/err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   args.insert(args.begin(), {MAILGATE_BINARY, "probe", "imap"});
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ProbeRun r;
-  pid_t pid;
-  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return r;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = dir.Read("out");
-  r.err = dir.Read("err");
-  return r;
+  return testing::RunCommand(std::move(args));
 }
 
 std::string Mint(const std::string& user) {

@@ -1,22 +1,14 @@
 // `mailgate probe` as the user runs it: the binary, its output and exit status,
 // against the real servers and against scripted Exchange Online transcripts.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "sasl/sasl.h"
 #include "support/fake_server.h"
+#include "support/run_command.h"
 #include "support/test_env.h"
-
-extern char** environ;
 
 namespace mailgate {
 namespace {
@@ -25,59 +17,13 @@ using testing::Env;
 using testing::FakeServer;
 using testing::Script;
 
-struct Result {
-  int exit = -1;
-  std::string out, err;
-};
+using Result = testing::CommandResult;
+using TempDir = testing::TempDir;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A temporary directory for secret files and captured output.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/mailgate-probe-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-Result RunMailgate(const std::vector<std::string>& args) {
-  TempDir dir;
-  const std::string out = dir.path() + "/out", err = dir.path() + "/err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> all{MAILGATE_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  Result r;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) return r;
-  posix_spawn_file_actions_destroy(&fa);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = Slurp(out);
-  r.err = Slurp(err);
-  return r;
+// The mailgate binary with these arguments.
+Result RunMailgate(std::vector<std::string> args) {
+  args.insert(args.begin(), MAILGATE_BINARY);
+  return testing::RunCommand(std::move(args));
 }
 
 std::vector<std::string> Probe(const std::string& protocol, uint16_t port, const std::string& tls,
