@@ -107,6 +107,14 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
+// True when an I/O error leaves a connection unusable (closed, reset, timed
+// out mid-response, or out of step with the protocol): the caller must open a
+// new one before trying again.
+inline bool ConnectionLost(const Status& s) {
+  return s.kind() == Status::Kind::kConnect || s.kind() == Status::Kind::kTransient ||
+         s.kind() == Status::Kind::kProtocol;
+}
+
 }  // namespace mailgate::net
 
 // Coroutine forms of MAILGATE_RETURN_IF_ERROR (base/status.h): `return` is not

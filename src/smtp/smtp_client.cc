@@ -185,10 +185,7 @@ asio::awaitable<StatusOr<std::unique_ptr<Client>>> Client::Connect(asio::any_io_
 }
 
 Status Client::Checked(Status s) {
-  if (s.kind() == Status::Kind::kConnect || s.kind() == Status::Kind::kTransient ||
-      s.kind() == Status::Kind::kProtocol) {
-    closed_by_server_ = true;
-  }
+  if (net::ConnectionLost(s)) closed_by_server_ = true;
   return s;
 }
 
