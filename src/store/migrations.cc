@@ -55,6 +55,154 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_by_subject ON alerts (subject, resolved_at);
 )sql"},
+    // Migration 1's mailboxes table held only names and nothing could create
+    // rows in it yet: it is replaced by the full configuration.
+    Migration{3, "transports, mailboxes, downloads, conversations, messages, runs",
+              R"sql(
+DROP TABLE mailboxes;
+CREATE TABLE transports (
+  id ID_PRIMARY_KEY,
+  name TEXT NOT NULL UNIQUE,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL DEFAULT 0,
+  encryption TEXT NOT NULL CHECK (encryption IN ('starttls', 'tls', 'none')),
+  auth TEXT NOT NULL CHECK (auth IN ('none', 'password', 'xoauth2', 'oauthbearer')),
+  username TEXT NOT NULL DEFAULT '',
+  password_sealed TEXT,
+  account TEXT NOT NULL DEFAULT '',
+  timeout_seconds INTEGER NOT NULL DEFAULT 30,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE mailboxes (
+  id ID_PRIMARY_KEY,
+  name TEXT NOT NULL UNIQUE,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  protocol TEXT NOT NULL CHECK (protocol IN ('imap', 'pop3')),
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL DEFAULT 0,
+  encryption TEXT NOT NULL CHECK (encryption IN ('starttls', 'tls', 'none')),
+  username TEXT NOT NULL,
+  auth TEXT NOT NULL CHECK (auth IN ('password', 'xoauth2', 'oauthbearer')),
+  password_sealed TEXT,
+  account TEXT NOT NULL DEFAULT '',
+  folder TEXT NOT NULL DEFAULT 'INBOX',
+  after_download TEXT NOT NULL DEFAULT 'delete',
+  max_size_kb BIGINT NOT NULL DEFAULT 25600,
+  download_oversized INTEGER NOT NULL DEFAULT 0,
+  timeout_seconds INTEGER NOT NULL DEFAULT 30,
+  max_messages_per_run INTEGER NOT NULL DEFAULT 500,
+  push INTEGER NOT NULL DEFAULT 0,
+  checked_at BIGINT NOT NULL DEFAULT 0,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  delayed_until BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  last_success_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE downloads (
+  id ID_PRIMARY_KEY,
+  mailbox_id BIGINT NOT NULL,
+  uidvalidity BIGINT NOT NULL,
+  uid TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  spool_path TEXT NOT NULL,
+  internal_date BIGINT NOT NULL DEFAULT 0,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'processed', 'quarantined', 'duplicate')),
+  action_done INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  downloaded_at BIGINT NOT NULL,
+  processed_at BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (mailbox_id, uidvalidity, uid)
+);
+CREATE INDEX downloads_by_state ON downloads (state, id);
+CREATE INDEX downloads_by_hash ON downloads (mailbox_id, sha256);
+CREATE INDEX downloads_by_path ON downloads (spool_path);
+CREATE TABLE conversations (
+  id ID_PRIMARY_KEY,
+  mask TEXT NOT NULL UNIQUE,
+  subject TEXT NOT NULL,
+  mailbox_id BIGINT NOT NULL DEFAULT 0,
+  message_count INTEGER NOT NULL DEFAULT 0,
+  last_from TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX conversations_by_update ON conversations (updated_at, id);
+CREATE TABLE messages (
+  id ID_PRIMARY_KEY,
+  conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+  mailbox_id BIGINT NOT NULL DEFAULT 0,
+  download_id BIGINT UNIQUE,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  message_id TEXT NOT NULL,
+  message_id_generated INTEGER NOT NULL DEFAULT 0,
+  in_reply_to TEXT NOT NULL DEFAULT '',
+  refs TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  from_addrs TEXT NOT NULL DEFAULT '',
+  reply_to_addrs TEXT NOT NULL DEFAULT '',
+  to_addrs TEXT NOT NULL DEFAULT '',
+  cc_addrs TEXT NOT NULL DEFAULT '',
+  return_path TEXT NOT NULL DEFAULT '',
+  date BIGINT NOT NULL DEFAULT 0,
+  date_generated INTEGER NOT NULL DEFAULT 0,
+  text_body TEXT NOT NULL DEFAULT '',
+  html_body TEXT NOT NULL DEFAULT '',
+  text_from_html INTEGER NOT NULL DEFAULT 0,
+  auto_submitted INTEGER NOT NULL DEFAULT 0,
+  auto_submitted_reason TEXT NOT NULL DEFAULT '',
+  is_bounce INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT NOT NULL DEFAULT '',
+  size BIGINT NOT NULL DEFAULT 0,
+  thread_reason TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX messages_by_message_id ON messages (message_id);
+CREATE INDEX messages_by_conversation ON messages (conversation_id, date, id);
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY,
+  size BIGINT NOT NULL,
+  data BLOB_TYPE NOT NULL
+);
+CREATE TABLE attachments (
+  id ID_PRIMARY_KEY,
+  message_id BIGINT NOT NULL REFERENCES messages (id),
+  position INTEGER NOT NULL,
+  filename TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  content_id TEXT NOT NULL DEFAULT '',
+  is_inline INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT NOT NULL REFERENCES blobs (sha256),
+  size BIGINT NOT NULL
+);
+CREATE INDEX attachments_by_message ON attachments (message_id, position);
+CREATE TABLE undeliverable_addresses (
+  email TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  diagnostic TEXT NOT NULL DEFAULT '',
+  message_id BIGINT NOT NULL DEFAULT 0,
+  reported_at BIGINT NOT NULL
+);
+CREATE TABLE runs (
+  id ID_PRIMARY_KEY,
+  job TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  started_at BIGINT NOT NULL,
+  finished_at BIGINT NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'running',
+  summary TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_by_job ON runs (job, id);
+CREATE TABLE run_log (
+  id ID_PRIMARY_KEY,
+  run_id BIGINT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  level TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX run_log_by_run ON run_log (run_id, id);
+)sql"},
 };
 
 }  // namespace

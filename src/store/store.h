@@ -27,9 +27,213 @@
 
 namespace mailgate::store {
 
-struct MailboxSummary {
-  std::string name;
+// An SMTP transport: where outgoing mail is handed over. Strings that name a
+// choice are validated by the layer above (pipeline/config.h) before they get
+// here; the schema re-checks them.
+struct Transport {
+  int64_t id = 0;
+  std::string name;        // unique
+  std::string host;
+  int port = 0;            // 0: the encryption's default (587 starttls, 465 tls, 25 none)
+  std::string encryption;  // starttls | tls | none
+  std::string auth;        // none | password | xoauth2 | oauthbearer
+  std::string username;    // for xoauth2 may differ from the account's own address
+  Secret password;         // auth = password
+  std::string account;     // connected account, auth = xoauth2 | oauthbearer
+  int timeout_seconds = 30;
+  int64_t created_at = 0;
+};
+
+// A mailbox to download from (IMAP or POP3), with its checker state.
+struct Mailbox {
+  int64_t id = 0;
+  std::string name;  // unique
   bool enabled = true;
+  std::string protocol;    // imap | pop3
+  std::string host;
+  int port = 0;            // 0: the default (143/993 IMAP, 110/995 POP3)
+  std::string encryption;  // tls | starttls | none
+  std::string username;    // Microsoft 365 shared mailbox: the shared address
+  std::string auth;        // password | xoauth2 | oauthbearer
+  Secret password;         // auth = password
+  std::string account;     // connected account, auth = xoauth2 | oauthbearer
+  std::string folder = "INBOX";              // IMAP only
+  std::string after_download = "delete";     // delete | mark-seen | move:<folder> | keep
+  int64_t max_size_kb = 25600;               // larger messages stay on the server...
+  bool download_oversized = false;           // ...unless this is set
+  int timeout_seconds = 30;
+  int max_messages_per_run = 500;
+  bool push = false;  // IMAP IDLE
+
+  // Checker state (written with RecordMailboxCheck).
+  int64_t checked_at = 0;
+  int consecutive_failures = 0;
+  int64_t delayed_until = 0;  // no scheduled check before this (backoff)
+  std::string last_error;     // "" after a successful check
+  int64_t last_success_at = 0;
+  int64_t created_at = 0;
+};
+
+struct MailboxCheckState {
+  int64_t checked_at = 0;
+  int consecutive_failures = 0;
+  int64_t delayed_until = 0;
+  std::string last_error;
+  int64_t last_success_at = 0;  // unchanged when 0
+};
+
+// --- Downloads: what the mailbox checker took from a server --------------
+//
+// One row per (mailbox, UIDVALIDITY, UID) for IMAP, (mailbox, 0, UIDL) for
+// POP3. A row exists only once its spool file is durable; the after-download
+// action runs only once the row is committed.
+
+enum class DownloadState {
+  kPending,      // spooled, waiting for the inbound processor
+  kProcessed,    // stored as a message; the spool file may be gone
+  kQuarantined,  // could not be processed; spool file kept; see `error`
+  kDuplicate,    // same bytes as another download of this mailbox (UIDVALIDITY changed)
+};
+std::string_view DownloadStateName(DownloadState state);  // "pending", ...
+
+struct NewDownload {
+  int64_t uidvalidity = 0;  // 0 for POP3
+  std::string uid;          // IMAP UID in decimal, or the POP3 UIDL
+  std::string sha256;       // hex, of the spooled bytes
+  uint64_t size = 0;
+  std::string spool_path;
+  int64_t internal_date = 0;  // the server's INTERNALDATE, 0 if unknown
+};
+
+enum class RecordOutcome {
+  kNew,              // recorded as pending
+  kDuplicate,        // recorded as a duplicate: the caller removes the spool file
+  kAlreadyRecorded,  // this (uidvalidity, uid) was recorded before: nothing changed
+};
+
+struct Download {
+  int64_t id = 0;
+  int64_t mailbox_id = 0;
+  std::string mailbox_name;
+  int64_t uidvalidity = 0;
+  std::string uid;
+  std::string sha256;
+  uint64_t size = 0;
+  std::string spool_path;
+  int64_t internal_date = 0;
+  DownloadState state = DownloadState::kPending;
+  bool action_done = false;  // the after-download action was applied on the server
+  std::string error;         // why it is quarantined
+  int64_t downloaded_at = 0;
+  int64_t processed_at = 0;
+};
+
+struct DownloadedUid {
+  std::string uid;
+  bool action_done = false;
+};
+
+// --- Conversations and messages -------------------------------------------
+
+struct AddressRecord {
+  std::string name;
+  std::string email;
+};
+
+struct AttachmentRecord {
+  int64_t id = 0;
+  std::string filename;
+  std::string content_type;
+  std::string content_id;
+  bool is_inline = false;
+  std::string sha256;  // the bytes are stored once per digest (AttachmentData)
+  uint64_t size = 0;
+  std::string data;    // in NewMessage: the bytes; when read back: empty
+};
+
+// A message for the store. Received messages come from the inbound processor;
+// sent ones (direction "out") from the outgoing queue.
+struct MessageRecord {
+  int64_t id = 0;
+  int64_t conversation_id = 0;
+  int64_t mailbox_id = 0;   // 0 for outgoing
+  int64_t download_id = 0;  // 0 for outgoing
+  std::string direction = "in";  // in | out
+  std::string message_id;        // without <>
+  bool message_id_generated = false;
+  std::vector<std::string> in_reply_to;
+  std::vector<std::string> references;
+  std::string subject;
+  std::vector<AddressRecord> from, reply_to, to, cc;
+  std::string return_path;
+  int64_t date = 0;
+  bool date_generated = false;
+  std::string text_body;
+  std::string html_body;  // unsanitised: sanitise before showing
+  bool text_from_html = false;
+  bool auto_submitted = false;
+  std::string auto_submitted_reason;
+  bool is_bounce = false;
+  std::string sha256;  // of the raw message
+  uint64_t size = 0;
+  std::vector<AttachmentRecord> attachments;
+  std::string thread_reason;  // why it joined its conversation
+  int64_t created_at = 0;
+};
+
+// A recipient that a 5xx delivery status notification reported as failed.
+struct UndeliverableAddress {
+  std::string email;  // lower case
+  std::string status;  // "5.1.1"
+  std::string diagnostic;
+  int64_t message_id = 0;  // the bounce
+  int64_t reported_at = 0;
+};
+
+struct Conversation {
+  int64_t id = 0;
+  std::string mask;  // "ABC-12345-678"
+  std::string subject;
+  int64_t mailbox_id = 0;
+  int message_count = 0;
+  std::string last_from;  // e-mail address of the newest message's sender
+  int64_t created_at = 0;
+  int64_t updated_at = 0;  // date of the newest message
+};
+
+// What StoreReceivedMessage does in one transaction.
+struct ReceivedMessage {
+  int64_t download_id = 0;
+  // The conversation to join; nullopt: create one with `new_mask` and the
+  // message's subject.
+  std::optional<int64_t> conversation_id;
+  std::string new_mask;
+  MessageRecord message;
+  std::vector<UndeliverableAddress> undeliverable;  // from a DSN
+};
+
+struct StoredMessageIds {
+  int64_t message_id = 0;
+  int64_t conversation_id = 0;
+  bool created_conversation = false;
+};
+
+// --- Runs: one execution of a job (a mailbox check, a processor pass) -----
+
+struct RunLogLine {
+  int64_t at_ms = 0;     // Unix milliseconds
+  std::string level;     // info | warning | error
+  std::string text;      // for people; never holds a secret
+};
+
+struct Run {
+  int64_t id = 0;
+  std::string job;      // "check", "process", ...
+  std::string subject;  // e.g. "mailbox/Support"; "" for the whole job
+  int64_t started_at = 0;
+  int64_t finished_at = 0;  // 0 while running
+  std::string status;       // running | ok | failed
+  std::string summary;
 };
 
 // A connected account's token health, as shown to users.
@@ -108,7 +312,88 @@ class Store {
   // The schema version after migrations (the highest applied).
   virtual StatusOr<int> SchemaVersion() = 0;
 
-  virtual StatusOr<std::vector<MailboxSummary>> ListMailboxes() = 0;
+  // --- Transports -----------------------------------------------------------
+
+  // kAlreadyExists when the name is taken.
+  virtual Status CreateTransport(const Transport& transport, int64_t now) = 0;
+  // Replaces the configuration of the transport named `transport.name`. kNotFound.
+  virtual Status UpdateTransport(const Transport& transport) = 0;
+  virtual StatusOr<Transport> GetTransport(std::string_view name) = 0;  // kNotFound
+  virtual StatusOr<std::vector<Transport>> ListTransports() = 0;        // by name
+  virtual Status DeleteTransport(std::string_view name) = 0;            // kNotFound
+
+  // --- Mailboxes ------------------------------------------------------------
+
+  // kAlreadyExists when the name is taken. State fields are ignored.
+  virtual Status CreateMailbox(const Mailbox& mailbox, int64_t now) = 0;
+  // Replaces the configuration (not the state) of the mailbox named
+  // `mailbox.name`. kNotFound.
+  virtual Status UpdateMailbox(const Mailbox& mailbox) = 0;
+  virtual StatusOr<Mailbox> GetMailbox(std::string_view name) = 0;  // kNotFound
+  virtual StatusOr<std::vector<Mailbox>> ListMailboxes() = 0;        // by name
+  // Removes the mailbox; its downloads and messages stay (mailbox_id dangles). kNotFound.
+  virtual Status DeleteMailbox(std::string_view name) = 0;
+  virtual Status SetMailboxEnabled(std::string_view name, bool enabled) = 0;  // kNotFound
+  virtual Status RecordMailboxCheck(std::string_view name, const MailboxCheckState& state) = 0;
+
+  // --- Downloads ------------------------------------------------------------
+
+  // The UIDs recorded for (mailbox, uidvalidity), with whether the
+  // after-download action was applied.
+  virtual StatusOr<std::vector<DownloadedUid>> ListDownloadedUids(int64_t mailbox_id,
+                                                                  int64_t uidvalidity) = 0;
+  // Records a batch of durable spool files in one transaction; one outcome per
+  // input, in order. A download whose SHA-256 is already recorded for this
+  // mailbox is recorded as kDuplicate (it will not be processed again).
+  virtual StatusOr<std::vector<RecordOutcome>> RecordDownloads(
+      int64_t mailbox_id, const std::vector<NewDownload>& downloads, int64_t now) = 0;
+  // Notes that the after-download action was applied to these UIDs.
+  virtual Status MarkActionsDone(int64_t mailbox_id, int64_t uidvalidity,
+                                 const std::vector<std::string>& uids) = 0;
+  virtual StatusOr<Download> GetDownload(int64_t id) = 0;  // kNotFound
+  // Pending downloads, oldest first, at most `limit`.
+  virtual StatusOr<std::vector<Download>> PendingDownloads(int limit) = 0;
+  virtual StatusOr<std::vector<Download>> QuarantinedDownloads() = 0;
+  // Pending -> quarantined, with the reason. kNotFound; a no-op unless pending.
+  virtual Status QuarantineDownload(int64_t id, std::string_view reason, int64_t now) = 0;
+  // Quarantined -> pending (after a fix). kNotFound; kFailedPrecondition unless quarantined.
+  virtual Status RequeueDownload(int64_t id) = 0;
+  // Spool paths of processed or duplicate downloads among `paths` (the ones
+  // a sweep may remove).
+  virtual StatusOr<std::vector<std::string>> FinishedSpoolPaths(
+      const std::vector<std::string>& paths) = 0;
+
+  // --- Conversations --------------------------------------------------------
+
+  // Threading lookups: the conversation of a stored message with this
+  // Message-ID (any direction), or with this mask.
+  virtual StatusOr<std::optional<int64_t>> ConversationByMessageId(std::string_view message_id) = 0;
+  virtual StatusOr<std::optional<int64_t>> ConversationByMask(std::string_view mask) = 0;
+  // In one transaction: the download pending -> processed (kFailedPrecondition
+  // if it is not pending: someone else processed it), the conversation created
+  // if needed, the message, its attachments (bytes stored once per SHA-256)
+  // and undeliverable addresses.
+  virtual StatusOr<StoredMessageIds> StoreReceivedMessage(const ReceivedMessage& received,
+                                                          int64_t now) = 0;
+  // Newest first.
+  virtual StatusOr<std::vector<Conversation>> ListConversations(int limit, int offset) = 0;
+  virtual StatusOr<Conversation> GetConversation(int64_t id) = 0;  // kNotFound
+  // Oldest first, with attachment metadata (no bytes).
+  virtual StatusOr<std::vector<MessageRecord>> ConversationMessages(int64_t conversation_id) = 0;
+  virtual StatusOr<std::string> AttachmentData(std::string_view sha256) = 0;  // kNotFound
+  virtual StatusOr<std::vector<UndeliverableAddress>> ListUndeliverable() = 0;
+
+  // --- Runs -----------------------------------------------------------------
+
+  virtual StatusOr<int64_t> StartRun(std::string_view job, std::string_view subject,
+                                     int64_t now) = 0;
+  // Appends lines in one transaction (callers batch them).
+  virtual Status AppendRunLog(int64_t run_id, const std::vector<RunLogLine>& lines) = 0;
+  virtual Status FinishRun(int64_t run_id, std::string_view status, std::string_view summary,
+                           int64_t now) = 0;
+  // Newest first; `job` empty: all jobs.
+  virtual StatusOr<std::vector<Run>> ListRuns(std::string_view job, int limit) = 0;
+  virtual StatusOr<std::vector<RunLogLine>> RunLog(int64_t run_id) = 0;
 
   // --- Accounts -----------------------------------------------------------
 

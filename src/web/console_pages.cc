@@ -20,7 +20,7 @@ std::string Layout(const std::string& title, const std::string& body) {
 
 }  // namespace
 
-std::string RenderHomePage(const std::vector<store::MailboxSummary>& mailboxes) {
+std::string RenderHomePage(const std::vector<store::Mailbox>& mailboxes) {
   std::string body = "<h1>Email Mailboxes</h1>";
   if (mailboxes.empty()) {
     body += "<p id=\"no-mailboxes\">No mailboxes are configured.</p>";

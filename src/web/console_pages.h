@@ -11,7 +11,7 @@
 namespace mailgate::web {
 
 // The console's front page: the Email Mailboxes and what to do next.
-std::string RenderHomePage(const std::vector<store::MailboxSummary>& mailboxes);
+std::string RenderHomePage(const std::vector<store::Mailbox>& mailboxes);
 
 }  // namespace mailgate::web
 
