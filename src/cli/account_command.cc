@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/session.h"
 #include "http/http_client.h"
 #include "oauth/flows.h"
 #include "oauth/loopback_listener.h"
@@ -24,59 +25,6 @@
 
 namespace mailgate::cli {
 namespace {
-
-void PrintError(const Status& s) {
-  std::fprintf(stderr, "mailgate: %s\n", s.message().c_str());
-}
-
-std::string FormatTime(int64_t t) {
-  if (t <= 0) return "never";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status::InvalidArgument("cannot read the client secret file '" + path +
-                                   "'; check the path and its permissions");
-  }
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    spdlog::warn(
-        "the client secret file '{}' is readable by other users; Mailgate keeps the "
-        "secret encrypted from now on, so delete the file or `chmod 600` it",
-        path);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  if (s.empty()) return Status::InvalidArgument("the client secret file '" + path + "' is empty");
-  return s;
-}
-
-// What a command needs to reach the identity provider.
-struct Session {
-  std::unique_ptr<store::Store> store;
-  std::unique_ptr<http::HttpClient> http;
-  std::unique_ptr<oauth::TokenManager> tokens;
-};
-
-StatusOr<Session> OpenSession(const GlobalOptions& g, oauth::TokenManagerOptions options = {}) {
-  Session s;
-  auto st = OpenStore(g);
-  if (!st.ok()) return st.status();
-  s.store = std::move(*st);
-  s.http = http::NewCurlHttpClient({.ca_file = g.ca_file, .user_agent = "mailgate"});
-  s.tokens = std::make_unique<oauth::TokenManager>(*s.store, *s.http, oauth::SystemClock(),
-                                                   oauth::SystemRandom(), options);
-  return s;
-}
 
 // Opens `url` in a browser when one can be started; never fails.
 void TryOpenBrowser(const std::string& url) {
@@ -167,7 +115,7 @@ struct AddOptions {
 int RunAdd(const GlobalOptions& g, AddOptions& o) {
   store::Account& a = o.account;
   if (!o.secret_file.empty()) {
-    auto secret = ReadSecretFile(o.secret_file);
+    auto secret = ReadSecretFile(o.secret_file, "client secret");
     if (!secret.ok()) return PrintError(secret.status()), kExitFailure;
     a.client_secret = store::Secret(std::move(*secret));
   }

@@ -23,6 +23,10 @@ struct RunState {
 void RegisterServeCommand(CLI::App& app, RunState& state);
 void RegisterAccountCommand(CLI::App& app, RunState& state);  // account ..., key ...
 void RegisterProbeCommand(CLI::App& app, RunState& state);
+void RegisterTransportCommand(CLI::App& app, RunState& state);  // transport ...
+void RegisterMailboxCommand(CLI::App& app, RunState& state);    // mailbox ...
+void RegisterMailCommands(CLI::App& app,
+                          RunState& state);  // check, process, watch, conversation, quarantine
 
 }  // namespace mailgate::cli
 

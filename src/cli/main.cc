@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   cli::RegisterServeCommand(app, state);
   cli::RegisterAccountCommand(app, state);
   cli::RegisterProbeCommand(app, state);
+  cli::RegisterTransportCommand(app, state);
+  cli::RegisterMailboxCommand(app, state);
 
   try {
     app.parse(argc, argv);

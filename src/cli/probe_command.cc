@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/probe.h"
+#include "cli/session.h"
 #include "pop3/pop3_client.h"
 #include "smtp/smtp_client.h"
 
@@ -55,29 +56,9 @@ uint16_t DefaultPort(const std::string& protocol, net::TlsMode tls) {
   return implicit ? 465 : 587;
 }
 
-// Runs `body` on a fresh io_context; exceptions become Status::Internal.
-Status RunProbe(const std::function<asio::awaitable<Status>(asio::any_io_executor)>& body) {
-  asio::io_context io;
-  Status result;
-  auto ex = io.get_executor();
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { result = co_await body(ex); },
-      [&](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& err) {
-          result = Status::Internal(std::string("unexpected error: ") + err.what() +
-                                    "; please report this bug");
-        }
-      });
-  io.run();
-  return result;
-}
-
 int ProbePop3(const ProbeArgs& args) {
   pop3::MailboxStat stat;
-  Status s = RunProbe([&](asio::any_io_executor ex) -> asio::awaitable<Status> {
+  Status s = RunAsync([&](asio::any_io_executor ex) -> asio::awaitable<Status> {
     const net::ConnectOptions options = ProbeConnectOptions(args);
     const net::TraceFn trace = ProbeTraceFn(args);
     const sasl::AuthOptions auth = ProbeAuthOptions(args);
@@ -114,7 +95,7 @@ std::string TestMessage(const ProbeArgs& args) {
 
 int ProbeSmtp(const ProbeArgs& args) {
   std::string sent_reply;
-  Status s = RunProbe([&](asio::any_io_executor ex) -> asio::awaitable<Status> {
+  Status s = RunAsync([&](asio::any_io_executor ex) -> asio::awaitable<Status> {
     const net::ConnectOptions options = ProbeConnectOptions(args);
     const net::TraceFn trace = ProbeTraceFn(args);
     const sasl::AuthOptions auth = ProbeAuthOptions(args);
