@@ -75,7 +75,7 @@ Status MailboxExists(std::string_view name) {
 
 Status NoSuchDownload(int64_t id) {
   return Status::NotFound("no download with id " + std::to_string(id) +
-                          "; see `mailgate download list` for the downloads that exist");
+                          "; see `mailgate quarantine list` for the downloads waiting for a fix");
 }
 
 Status NoSuchRun(int64_t id) {
