@@ -12,6 +12,8 @@ std::string_view KindName(Status::Kind kind) {
       return "not_found";
     case Status::Kind::kAlreadyExists:
       return "already_exists";
+    case Status::Kind::kFailedPrecondition:
+      return "failed_precondition";
     case Status::Kind::kConnect:
       return "connect";
     case Status::Kind::kTls:

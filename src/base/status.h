@@ -19,17 +19,18 @@ class [[nodiscard]] Status {
  public:
   enum class Kind {
     kOk = 0,
-    kInvalidArgument,  // the caller (or the user's input) is wrong; fix and retry
-    kNotFound,         // the named thing does not exist
-    kAlreadyExists,    // the named thing exists already
-    kConnect,          // could not reach the server; transient
-    kTls,              // TLS handshake or certificate verification failed
-    kAuth,             // credentials refused; retrying will not help
-    kProtocol,         // the peer broke the protocol (or we did)
-    kPermanent,        // the peer refused for good (e.g. SMTP 5xx)
-    kTransient,        // try again later (4xx, timeout, 5xx from an HTTP API)
-    kIo,               // local file system or database failure
-    kInternal,         // a bug in Mailgate
+    kInvalidArgument,     // the caller (or the user's input) is wrong; fix and retry
+    kNotFound,            // the named thing does not exist
+    kAlreadyExists,       // the named thing exists already
+    kFailedPrecondition,  // not in the state the operation needs (e.g. already done)
+    kConnect,             // could not reach the server; transient
+    kTls,                 // TLS handshake or certificate verification failed
+    kAuth,                // credentials refused; retrying will not help
+    kProtocol,            // the peer broke the protocol (or we did)
+    kPermanent,           // the peer refused for good (e.g. SMTP 5xx)
+    kTransient,           // try again later (4xx, timeout, 5xx from an HTTP API)
+    kIo,                  // local file system or database failure
+    kInternal,            // a bug in Mailgate
   };
 
   // An OK status holds no allocation.
@@ -41,6 +42,9 @@ class [[nodiscard]] Status {
   }
   static Status NotFound(std::string msg) { return {Kind::kNotFound, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {Kind::kAlreadyExists, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) {
+    return {Kind::kFailedPrecondition, std::move(msg)};
+  }
   static Status Connect(std::string msg) { return {Kind::kConnect, std::move(msg)}; }
   static Status Tls(std::string msg) { return {Kind::kTls, std::move(msg)}; }
   static Status Auth(std::string msg) { return {Kind::kAuth, std::move(msg)}; }

@@ -1,9 +1,10 @@
 // The small SQL driver interface under the Store (internal to src/store).
 //
-// One Store implementation (sql_store.cc) runs on every backend; a driver
+// One Store implementation (sql_store.h) runs on every backend; a driver
 // only executes statements. SQL is written with `?` placeholders; the
 // PostgreSQL driver rewrites them to $1, $2, ... (our SQL never holds a `?`
-// in a literal). Values travel as text, so results are strings or NULL.
+// in a literal). Values travel as text, so results are strings or NULL;
+// binary values (SqlBlob) travel as bytes and come back as the same bytes.
 //
 // Thread safety: one thread at a time.
 #ifndef MAILGATE_STORE_DB_H_
@@ -22,7 +23,14 @@
 
 namespace mailgate::store {
 
-using SqlValue = std::variant<std::nullptr_t, int64_t, std::string>;
+// Bytes that may hold anything (NUL included): bound as a BLOB (SQLite) or a
+// binary BYTEA parameter (PostgreSQL). Read back, BLOB and BYTEA columns are
+// the raw bytes in a string.
+struct SqlBlob {
+  std::string bytes;
+};
+
+using SqlValue = std::variant<std::nullptr_t, int64_t, std::string, SqlBlob>;
 using SqlRow = std::vector<std::optional<std::string>>;
 
 struct SqlResult {
@@ -35,8 +43,8 @@ class Db {
   virtual ~Db() = default;
   virtual std::string_view backend() const = 0;
 
-  // One statement with parameters. Errors with unique-constraint violations
-  // come back as kAlreadyExists.
+  // One statement with parameters. Unique-constraint violations come back as
+  // kAlreadyExists, CHECK-constraint violations as kInvalidArgument.
   virtual StatusOr<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) = 0;
   // Several statements without parameters (migrations).
   virtual Status ExecScript(std::string_view sql) = 0;

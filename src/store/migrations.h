@@ -13,8 +13,9 @@ namespace mailgate::store {
 struct Migration {
   int version;
   std::string_view description;
-  // Portable SQL for SQLite and PostgreSQL. The one spelling they do not
-  // share, an auto-numbered primary key, is written ID_PRIMARY_KEY.
+  // Portable SQL for SQLite and PostgreSQL. The spellings they do not share
+  // are tokens: ID_PRIMARY_KEY (an auto-numbered primary key) and BLOB_TYPE
+  // (binary data: BLOB or BYTEA).
   std::string_view sql;
 
   // The script for `backend` ("sqlite" or "postgresql").

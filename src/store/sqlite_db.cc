@@ -32,6 +32,8 @@ class SqliteDb final : public Db {
         rc = sqlite3_bind_null(stmt, idx);
       } else if (auto* n = std::get_if<int64_t>(&params[i])) {
         rc = sqlite3_bind_int64(stmt, idx, *n);
+      } else if (auto* b = std::get_if<SqlBlob>(&params[i])) {
+        rc = sqlite3_bind_blob64(stmt, idx, b->bytes.data(), b->bytes.size(), SQLITE_TRANSIENT);
       } else {
         const auto& s = std::get<std::string>(params[i]);
         rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -44,7 +46,13 @@ class SqliteDb final : public Db {
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       SqlRow row(ncol);
       for (int c = 0; c < ncol; ++c) {
-        if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
+        const int type = sqlite3_column_type(stmt, c);
+        if (type == SQLITE_BLOB) {
+          // The pointer is NULL for an empty blob; bytes() must come after blob().
+          const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+          const int size = sqlite3_column_bytes(stmt, c);
+          row[c] = data ? std::string(data, size) : std::string();
+        } else if (type != SQLITE_NULL) {
           const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
           row[c] = std::string(text, sqlite3_column_bytes(stmt, c));
         }
@@ -52,10 +60,11 @@ class SqliteDb final : public Db {
       result.rows.push_back(std::move(row));
     }
     if (rc != SQLITE_DONE) {
-      if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE ||
-          sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      const int code = sqlite3_extended_errcode(db_);
+      if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) {
         return Status::AlreadyExists(sqlite3_errmsg(db_));
       }
+      if (code == SQLITE_CONSTRAINT_CHECK) return Status::InvalidArgument(sqlite3_errmsg(db_));
       return Error();
     }
     result.affected = sqlite3_changes(db_);

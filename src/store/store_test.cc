@@ -1,109 +1,25 @@
-// The Store contract, run against every backend: SQLite always, PostgreSQL
-// at MAILGATE_TEST_PG_URL (tests/servers/testenv). Each PostgreSQL test gets
-// its own schema, so parallel runs never collide.
+// The Store contract for accounts, leases, alerts and secrets, run against
+// every backend (store_test_backend.h).
 #include "store/store.h"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "store/migrations.h"
+#include "store/store_test_backend.h"
 
 namespace mailgate::store {
 namespace {
 
-std::string UniqueName(std::string_view prefix) {
-  static std::atomic<int> counter{0};
-  return std::string(prefix) + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-         std::to_string(::time(nullptr) % 100000);
-}
-
-// Where one test's database lives; Open() may be called several times (as
-// several processes would) and every Store sees the same data.
-class Backend {
- public:
-  virtual ~Backend() = default;
-  virtual StatusOr<std::unique_ptr<Store>> Open(std::shared_ptr<const Vault> vault) = 0;
-  // Every byte the backend wrote to disk or holds, for plaintext checks.
-  virtual std::string Dump() = 0;
-};
-
-class SqliteBackend : public Backend {
- public:
-  SqliteBackend() {
-    dir_ = std::filesystem::temp_directory_path() / UniqueName("mailgate-store-");
-    std::filesystem::create_directories(dir_);
-  }
-  ~SqliteBackend() override { std::filesystem::remove_all(dir_); }
-  StatusOr<std::unique_ptr<Store>> Open(std::shared_ptr<const Vault> vault) override {
-    return OpenSqliteStore(dir_ / "mailgate.db", std::move(vault));
-  }
-  std::string Dump() override {
-    std::string all;
-    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
-      std::ifstream in(e.path(), std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      all += ss.str();
-    }
-    return all;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
-class PostgresBackend : public Backend {
- public:
-  explicit PostgresBackend(std::string url) : url_(std::move(url)) {
-    schema_ = UniqueName("mgtest_");
-    Admin("CREATE SCHEMA " + schema_);
-  }
-  ~PostgresBackend() override {
-    Admin("SET client_min_messages = warning; DROP SCHEMA " + schema_ + " CASCADE");
-  }
-  StatusOr<std::unique_ptr<Store>> Open(std::shared_ptr<const Vault> vault) override {
-    const char sep = url_.find('?') == std::string::npos ? '?' : '&';
-    return OpenPostgresStore(url_ + sep + "options=-csearch_path%3D" + schema_, std::move(vault));
-  }
-  std::string Dump() override {
-    // Everything in the schema's account and alert tables, as text.
-    return Admin("SELECT a::text FROM " + schema_ + ".accounts a UNION ALL SELECT l::text FROM " +
-                 schema_ + ".alerts l");
-  }
-
- private:
-  std::string Admin(const std::string& sql) {
-    PGconn* c = PQconnectdb(url_.c_str());
-    std::string out;
-    PGresult* r = PQexec(c, sql.c_str());
-    for (int i = 0; i < PQntuples(r); ++i) out += PQgetvalue(r, i, 0);
-    EXPECT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
-        << PQerrorMessage(c);
-    PQclear(r);
-    PQfinish(c);
-    return out;
-  }
-  std::string url_;
-  std::string schema_;
-};
+using test::NewVault;
 
 template <typename F>
 AccountUpdate Update(F&& fill) {
   AccountUpdate u;
   fill(u);
   return u;
-}
-
-std::shared_ptr<const Vault> NewVault() {
-  return std::make_shared<Vault>(GenerateMasterKey());
 }
 
 Account SampleAccount(const std::string& name) {
@@ -118,27 +34,7 @@ Account SampleAccount(const std::string& name) {
   return a;
 }
 
-class StoreTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "sqlite") {
-      backend_ = std::make_unique<SqliteBackend>();
-    } else {
-      const char* url = std::getenv("MAILGATE_TEST_PG_URL");
-      ASSERT_TRUE(url && *url)
-          << "MAILGATE_TEST_PG_URL is not set: start the servers: tests/servers/testenv start, "
-             "then `. $dir/env.sh`";
-      backend_ = std::make_unique<PostgresBackend>(url);
-    }
-    vault_ = NewVault();
-    auto s = backend_->Open(vault_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  std::unique_ptr<Backend> backend_;
-  std::shared_ptr<const Vault> vault_;
-  std::unique_ptr<Store> store_;
-};
+class StoreTest : public test::BackendTest {};
 
 TEST_P(StoreTest, NewStoreIsMigratedToLatestVersion) {
   EXPECT_EQ(*store_->SchemaVersion(), Migrations().back().version);
@@ -336,8 +232,7 @@ TEST_P(StoreTest, AlertsAreRaisedOnceAndResolved) {
   EXPECT_NE(*id3, *id1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
-                         [](const auto& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::BackendNames(), test::BackendName);
 
 TEST(SqliteStoreTest, MissingDirectorySaysWhatToDo) {
   auto store = OpenSqliteStore("/nonexistent-dir/x/mailgate.db", NewVault());

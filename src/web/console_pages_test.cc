@@ -18,7 +18,10 @@ TEST(ConsolePagesTest, EmptyStoreSaysNoMailboxesAreConfigured) {
 }
 
 TEST(ConsolePagesTest, MailboxNamesAreEscaped) {
-  std::string page = RenderHomePage({{"<script>alert(1)</script>", false}});
+  store::Mailbox mailbox;
+  mailbox.name = "<script>alert(1)</script>";
+  mailbox.enabled = false;
+  std::string page = RenderHomePage({mailbox});
   EXPECT_EQ(page.find("<script>"), std::string::npos);
   EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt; (disabled)"), std::string::npos);
 }
