@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,6 +25,8 @@ constexpr std::size_t kSweepChunk = 500;
 
 // Tries before giving up on a mask nobody holds; a clash is ~1 in 10^12.
 constexpr int kMaskAttempts = 8;
+// Messages per store transaction: one fsync per group instead of one each.
+constexpr std::size_t kCommitGroup = 100;
 
 std::string Lower(std::string s) {
   for (char& c : s) {
@@ -145,7 +148,26 @@ class Run {
       line += std::to_string(fresh.size());
       line += fresh.size() == 1 ? " message" : " messages";
       log_.Info(std::move(line));
-      for (const store::Download& d : fresh) MAILGATE_RETURN_IF_ERROR(ProcessOne(d));
+      // Messages commit in groups: one transaction (one fsync) per group, each
+      // message still atomic with its download row (a savepoint each).
+      for (std::size_t i = 0; i < fresh.size(); i += kCommitGroup) {
+        const std::size_t end = std::min(fresh.size(), i + kCommitGroup);
+        Status committed = env_.store->Batch([&]() -> Status {
+          for (std::size_t j = i; j < end; ++j) MAILGATE_RETURN_IF_ERROR(ProcessOne(fresh[j]));
+          return Status::Ok();
+        });
+        if (!committed.ok()) {
+          to_remove_.clear();
+          return committed.WithContext("storing processed messages");
+        }
+        // Only now are these messages safe in the store. A removal that fails
+        // is retried by the sweep of the next run.
+        for (const std::string& path : to_remove_) {
+          Status removed = env_.spool->Remove(path);
+          if (!removed.ok()) log_.Warning(removed.message() + "; the next run removes it");
+        }
+        to_remove_.clear();
+      }
       // One log transaction per batch, not per message.
       MAILGATE_RETURN_IF_ERROR(log_.Flush());
     }
@@ -162,6 +184,7 @@ class Run {
   }
 
   std::size_t processed_ = 0, quarantined_ = 0, new_conversations_ = 0;
+  std::vector<std::string> to_remove_;  // spool files of the group being committed
 
  private:
   Status ProcessOne(const store::Download& d) {
@@ -292,10 +315,8 @@ class Run {
       log_.Warning("Message " + std::to_string(stored->message_id) + ": " + std::move(w));
     }
 
-    // Only now is the message safe in the store. If this fails the sweep of
-    // the next run removes the file.
-    Status removed = env_.spool->Remove(d.spool_path);
-    if (!removed.ok()) log_.Warning(removed.message() + "; the next run removes it");
+    // Removed once the group commits (see ProcessAll).
+    to_remove_.push_back(d.spool_path);
     return Status::Ok();
   }
 
