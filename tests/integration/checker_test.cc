@@ -1050,5 +1050,79 @@ TEST(CheckerWatchTest, IdleDownloadsNewMailWithinSeconds) {
   EXPECT_TRUE(Inspect(user).all.empty());
 }
 
+// A server without IDLE: the watch falls back to polling, each poll a check of its own.
+TEST(CheckerWatchTest, WithoutIdleItPolls) {
+  constexpr char kNoIdle[] = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS] ready";
+  const std::string body = kMessage1;
+  testing::Script empty;
+  empty.Send(kNoIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 0 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 LOGOUT")
+      .Send("* BYE Logging out")
+      .Send("A3 OK Logout completed");
+  testing::Script one;
+  one.Send(kNoIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 1 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 UID SEARCH ALL")
+      .Send("* SEARCH 7")
+      .Send("A3 OK Search completed")
+      .Expect("A4 UID FETCH 7 (UID RFC822.SIZE)")
+      .Send("* 1 FETCH (UID 7 RFC822.SIZE " + std::to_string(body.size()) + ")")
+      .Send("A4 OK Fetch completed")
+      .Expect("A5 UID FETCH 7 (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])")
+      .SendRaw(FetchedBody(1, 7, body))
+      .Send("A5 OK Fetch completed")
+      .Expect("A6 LOGOUT")
+      .Send("* BYE Logging out")
+      .Send("A6 OK Logout completed");
+  testing::FakeServer server(std::vector<testing::Script>{empty, one},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "polled";
+  m.protocol = "imap";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "keep";
+  m.push = true;
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  asio::io_context io;
+  int calls = 0;
+  std::function<void()> on_new_mail = [&] {
+    ++calls;
+    io.stop();
+  };
+  asio::co_spawn(io,
+                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(1)),
+                 [&](std::exception_ptr, Status) { io.stop(); });
+  asio::steady_timer deadline(io, std::chrono::seconds(20));
+  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
+  io.run();
+  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(server.Finish(), "");
+  const auto downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 1u);
+  EXPECT_EQ(ReadFile(downloads[0].spool_path), body);
+  auto runs = h.db->ListRuns("check", 10);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 2u);
+}
+
 }  // namespace
 }  // namespace mailgate::pipeline
