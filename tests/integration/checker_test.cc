@@ -1008,6 +1008,100 @@ TEST(CheckerPop3Test, OversizedMessageStaysWithItsSenderInTheAlert) {
   EXPECT_NE(alerts[0].message.find("Big Sender"), std::string::npos) << alerts[0].message;
 }
 
+// The same over POP3: RETR cut short. The next session deletes message 1 (recorded
+// before) and takes message 2; both deletions are noted only after QUIT.
+TEST(CheckerPop3Test, DroppedConnectionMidMessageRecordsNothingPartial) {
+  auto greet = [](testing::Script& s) -> testing::Script& {
+    return s.Send("+OK ready")
+        .Expect("CAPA")
+        .Send("+OK")
+        .Send("USER")
+        .Send("UIDL")
+        .Send("TOP")
+        .Send(".")
+        .Expect("USER user@example.test")
+        .Send("+OK")
+        .Expect("PASS pw")
+        .Send("+OK Logged in.")
+        .Expect("UIDL")
+        .Send("+OK")
+        .Send("1 uid-one")
+        .Send("2 uid-two")
+        .Send(".")
+        .Expect("LIST")
+        .Send("+OK")
+        .Send("1 " + std::to_string(std::string(kMessage1).size()))
+        .Send("2 " + std::to_string(std::string(kMessage2).size()))
+        .Send(".");
+  };
+  testing::Script first;
+  greet(first)
+      .Expect("RETR 1")
+      .Send("+OK")
+      .Send("Subject: one")
+      .Send("")
+      .Send("first message")
+      .Send(".")
+      .Expect("RETR 2")
+      .Send("+OK")
+      .Send("Subject: two")
+      .Close();
+  testing::Script second;
+  greet(second)
+      .Expect("DELE 1")
+      .Send("+OK")
+      .Expect("RETR 2")
+      .Send("+OK")
+      .Send("Subject: two")
+      .Send("")
+      .Send("the second message, cut short")
+      .Send(".")
+      .Expect("DELE 2")
+      .Send("+OK")
+      .Expect("QUIT")
+      .Send("+OK Bye");
+  testing::FakeServer server(std::vector<testing::Script>{first, second},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "scripted pop3";
+  m.protocol = "pop3";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "delete";
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  const CheckResult r = h.Check(m);
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.kind(), Status::Kind::kConnect) << r.status.ToString();
+  auto downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 1u);
+  EXPECT_EQ(downloads[0].uid, "uid-one");
+  EXPECT_FALSE(downloads[0].action_done);
+  EXPECT_EQ(ReadFile(downloads[0].spool_path), kMessage1);
+  EXPECT_EQ(FilesIn(h.spool->dir() + "/tmp"), 0u);
+
+  const CheckResult next = h.Check(m);
+  ASSERT_TRUE(next.status.ok()) << next.status.ToString() << "\n" << h.AllLines();
+  EXPECT_EQ(next.downloaded, 1u);
+  EXPECT_EQ(next.actions_applied, 2u);
+  EXPECT_EQ(server.Finish(), "");
+  downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 2u);
+  std::map<std::string, std::string> bodies;
+  for (const auto& d : downloads) {
+    EXPECT_TRUE(d.action_done);
+    bodies[d.uid] = ReadFile(d.spool_path);
+  }
+  EXPECT_EQ(bodies["uid-one"], kMessage1);
+  EXPECT_EQ(bodies["uid-two"], kMessage2);
+}
+
 // --- IMAP IDLE --------------------------------------------------------------------------
 
 TEST(CheckerWatchTest, IdleDownloadsNewMailWithinSeconds) {
