@@ -199,7 +199,7 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     // is complete then; the last one is complete when RetrMany returns OK.
     auto finish_current = [&]() -> Status {
       if (!current) return Status::Ok();
-      Status s = batch.End(uid_of[*current], 0);
+      Status s = batch.End(uid_of[*current], 0, std::to_string(*current));
       current.reset();
       return s;
     };

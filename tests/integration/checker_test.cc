@@ -508,6 +508,31 @@ TEST(CheckerImapTest, DownloadsEveryMessageOnceByteForByte) {
   EXPECT_EQ((*runs)[1].summary.rfind("12 downloaded, 0 duplicates", 0), 0u) << (*runs)[1].summary;
 }
 
+// At most max_messages_per_run per run, oldest first; the rest waits for the next run.
+TEST(CheckerImapTest, TakesAtMostTheRunLimitOldestFirst) {
+  const std::string user = testing::UniqueUser("chk-limit");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(testing::DeliverByLmtp(user, TestMessage(i)).ok());
+  Harness h;
+  store::Mailbox m = h.Imap(user, "keep");
+  m.max_messages_per_run = 2;
+  ASSERT_TRUE(h.db->UpdateMailbox(m).ok());
+  const std::vector<uint32_t> uids = Inspect(user).all;
+  ASSERT_EQ(uids.size(), 5u);
+  std::vector<std::size_t> per_run;
+  for (int run = 0; run < 4; ++run) {
+    const CheckResult r = h.Check(m);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    per_run.push_back(r.downloaded);
+    if (run == 0) {
+      std::set<std::string> first;
+      for (const auto& d : h.Downloads()) first.insert(d.uid);
+      EXPECT_EQ(first, (std::set<std::string>{std::to_string(uids[0]), std::to_string(uids[1])}));
+    }
+  }
+  EXPECT_EQ(per_run, (std::vector<std::size_t>{2, 2, 1, 0}));
+  EXPECT_TRUE(h.Logged("3 more wait for the next run (at most 2 per run)")) << h.AllLines();
+}
+
 struct ActionCase {
   std::string action;
   std::size_t left_in_inbox;
@@ -962,6 +987,7 @@ TEST(CheckerPop3Test, DownloadsThenDeletesAtQuit) {
   EXPECT_TRUE(Inspect(user).all.empty());
   EXPECT_TRUE(h.Logged("Authenticated as " + user + " with XOAUTH2")) << h.AllLines();
   EXPECT_TRUE(h.Logged("Deleted 5 messages from the server")) << h.AllLines();
+  EXPECT_TRUE(h.Logged("Downloaded message 1 (")) << h.AllLines();
 
   ASSERT_TRUE(testing::DeliverByLmtp(user, TestMessage(99)).ok());
   const CheckResult again = h.Check(m);
