@@ -1244,5 +1244,75 @@ TEST(CheckerWatchTest, WithoutIdleItPolls) {
   EXPECT_EQ(runs->size(), 2u);
 }
 
+// Exchange ends an IDLE session when the access token expires: the watch reconnects at
+// once (with a fresh token) and goes on.
+TEST(CheckerWatchTest, ReconnectsWhenTheServerSaysBye) {
+  constexpr char kIdle[] = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS IDLE] ready";
+  const std::string body = kMessage1;
+  testing::Script ended;
+  ended.Send(kIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 0 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 IDLE")
+      .Send("+ idling")
+      .Send("* BYE Session invalidated - AccessTokenExpired")
+      .Close();
+  testing::Script next;
+  next.Send(kIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 1 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 UID SEARCH ALL")
+      .Send("* SEARCH 7")
+      .Send("A3 OK Search completed")
+      .Expect("A4 UID FETCH 7 (UID RFC822.SIZE)")
+      .Send("* 1 FETCH (UID 7 RFC822.SIZE " + std::to_string(body.size()) + ")")
+      .Send("A4 OK Fetch completed")
+      .Expect("A5 UID FETCH 7 (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])")
+      .SendRaw(FetchedBody(1, 7, body))
+      .Send("A5 OK Fetch completed");
+  testing::FakeServer server(std::vector<testing::Script>{ended, next},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "watched";
+  m.protocol = "imap";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "keep";
+  m.push = true;
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  asio::io_context io;
+  int calls = 0;
+  std::function<void()> on_new_mail = [&] {
+    ++calls;
+    io.stop();
+  };
+  asio::co_spawn(io,
+                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(60)),
+                 [&](std::exception_ptr, Status) { io.stop(); });
+  asio::steady_timer deadline(io, std::chrono::seconds(20));
+  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
+  io.run();
+  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(server.Finish(), "");
+  ASSERT_EQ(h.Downloads().size(), 1u);
+  // The BYE is not a failed check: the mailbox shows no error.
+  EXPECT_EQ(h.Get(m.name).consecutive_failures, 0);
+}
+
 }  // namespace
 }  // namespace mailgate::pipeline
