@@ -100,12 +100,13 @@ Status Batch::Append(std::string_view chunk) {
   return writer_->Append(chunk);
 }
 
-Status Batch::End(std::string uid, int64_t internal_date) {
+Status Batch::End(std::string uid, int64_t internal_date, std::string_view label) {
   if (!writer_) return Status::Internal("a message ended that did not begin");
   auto f = writer_->Finish();
   writer_.reset();
   if (!f.ok()) return f.status();
-  run_.log.Info("Downloaded message " + uid + " (" + FormatSize(f->size) + ", " +
+  run_.log.Info("Downloaded message " + (label.empty() ? uid : std::string(label)) + " (" +
+                FormatSize(f->size) + ", " +
                 FormatDuration(std::chrono::steady_clock::now() - begun_) + ")");
   store::NewDownload d;
   d.uidvalidity = uidvalidity_;

@@ -72,7 +72,8 @@ class Batch {
 
   Status Begin();
   Status Append(std::string_view chunk);
-  Status End(std::string uid, int64_t internal_date);
+  // `label` names the message in the log ("Downloaded message <label> (...)"); empty: the uid.
+  Status End(std::string uid, int64_t internal_date, std::string_view label = {});
   void Abort();
   bool open() const { return writer_.has_value(); }
   std::size_t finished() const { return files_.size(); }

@@ -199,7 +199,7 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     // is complete then; the last one is complete when RetrMany returns OK.
     auto finish_current = [&]() -> Status {
       if (!current) return Status::Ok();
-      Status s = batch.End(uid_of[*current], 0);
+      Status s = batch.End(uid_of[*current], 0, std::to_string(*current));
       current.reset();
       return s;
     };
@@ -222,6 +222,10 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     } else {
       // Cut off inside a message (or the sink refused it): the reply was not read to its
       // end, so this connection is out of step for good.
+      if (current) {
+        failure = failure.WithContext("downloading message " + std::to_string(*current) +
+                                      " (UIDL " + uid_of[*current] + "), not kept");
+      }
       current.reset();
       batch.Abort();
       session.usable = false;
