@@ -197,6 +197,27 @@ std::vector<std::pair<std::size_t, std::size_t>> PlanBatches(
   return out;
 }
 
+std::string Count(std::size_t n) {
+  return std::to_string(n) + (n == 1 ? " message" : " messages");
+}
+
+bool LogPlan(Run& run, const std::vector<std::uint64_t>& sizes, std::size_t waiting,
+             std::size_t limit, bool any_oversized) {
+  if (sizes.empty()) {
+    if (!any_oversized) run.log.Info("No new messages");
+    return false;
+  }
+  std::uint64_t total = 0;
+  for (auto s : sizes) total += s;
+  std::string plan = "Downloading " + Count(sizes.size()) + " (" + FormatSize(total) + ")";
+  if (waiting > 0) {
+    plan += "; " + std::to_string(waiting) + " more wait for the next run (at most " +
+            std::to_string(limit) + " per run)";
+  }
+  run.log.Info(plan);
+  return true;
+}
+
 int64_t ParseInternalDate(std::string_view text) {
   // date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE
   static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",

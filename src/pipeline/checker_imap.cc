@@ -43,10 +43,6 @@ class SpoolSink : public imap::MessageSink {
   Batch& batch_;
 };
 
-std::string Count(std::size_t n) {
-  return std::to_string(n) + (n == 1 ? " message" : " messages");
-}
-
 std::vector<std::string> ToStrings(const std::vector<uint32_t>& uids) {
   std::vector<std::string> out;
   out.reserve(uids.size());
@@ -235,18 +231,7 @@ awaitable<Status> CheckImapSession(imap::Client& client, Run& run) {
     }
   }
   if (!big.empty()) co_await NoteOversized(client, run, big);
-  if (want.empty()) {
-    if (big.empty()) run.log.Info("No new messages");
-    co_return Status::Ok();
-  }
-  std::uint64_t total = 0;
-  for (auto s : want_sizes) total += s;
-  std::string plan = "Downloading " + Count(want.size()) + " (" + FormatSize(total) + ")";
-  if (waiting > 0) {
-    plan += "; " + std::to_string(waiting) + " more wait for the next run (at most " +
-            std::to_string(limit) + " per run)";
-  }
-  run.log.Info(plan);
+  if (!LogPlan(run, want_sizes, waiting, limit, !big.empty())) co_return Status::Ok();
 
   const auto batches = PlanBatches(want_sizes);
   for (const auto& [begin, end] : batches) {

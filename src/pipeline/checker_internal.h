@@ -100,6 +100,15 @@ class Batch {
 std::vector<std::pair<std::size_t, std::size_t>> PlanBatches(
     const std::vector<std::uint64_t>& sizes);
 
+// "1 message", "3 messages".
+std::string Count(std::size_t n);
+
+// Logs the run's plan: "Downloading 12 messages (3 MB); 5 more wait for the next
+// run (at most 500 per run)", or "No new messages" when there is nothing to
+// download and nothing oversized. Returns false when there is nothing to download.
+bool LogPlan(Run& run, const std::vector<std::uint64_t>& sizes, std::size_t waiting,
+             std::size_t limit, bool any_oversized);
+
 // "17-Jul-1996 02:44:25 -0700" (IMAP INTERNALDATE) to Unix seconds; 0 if malformed.
 int64_t ParseInternalDate(std::string_view text);
 
