@@ -173,6 +173,76 @@ class FaultyStore : public Store {
     return inner_->ResealSecrets(next);
   }
 
+  // Scheduler, leases and outgoing mail.
+  StatusOr<std::vector<Job>> ListJobs(int64_t now) override { return inner_->ListJobs(now); }
+  StatusOr<Job> GetJob(std::string_view name, int64_t now) override {
+    return inner_->GetJob(name, now);
+  }
+  Status ConfigureJob(std::string_view name, bool enabled, int64_t interval) override {
+    return inner_->ConfigureJob(name, enabled, interval);
+  }
+  Status RequestJobRun(std::string_view name) override { return inner_->RequestJobRun(name); }
+  StatusOr<bool> TryStartJob(std::string_view name, std::string_view holder, int64_t now,
+                             int64_t ttl) override {
+    return inner_->TryStartJob(name, holder, now, ttl);
+  }
+  StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder, int64_t now,
+                               int64_t ttl) override {
+    return inner_->RenewJobLease(name, holder, now, ttl);
+  }
+  Status FinishJob(std::string_view name, std::string_view holder, int64_t started_at,
+                   std::string_view status, std::string_view summary,
+                   int64_t duration_ms) override {
+    return inner_->FinishJob(name, holder, started_at, status, summary, duration_ms);
+  }
+  StatusOr<std::vector<MailboxSchedule>> ListMailboxSchedules(int64_t now) override {
+    return inner_->ListMailboxSchedules(now);
+  }
+  Status RequestMailboxCheck(std::string_view name) override {
+    return inner_->RequestMailboxCheck(name);
+  }
+  StatusOr<bool> TryAcquireMailboxLease(int64_t id, std::string_view holder, int64_t now,
+                                        int64_t ttl) override {
+    return inner_->TryAcquireMailboxLease(id, holder, now, ttl);
+  }
+  StatusOr<bool> RenewMailboxLease(int64_t id, std::string_view holder, int64_t now,
+                                   int64_t ttl) override {
+    return inner_->RenewMailboxLease(id, holder, now, ttl);
+  }
+  Status ReleaseMailboxLease(int64_t id, std::string_view holder) override {
+    return inner_->ReleaseMailboxLease(id, holder);
+  }
+  Status ReleaseAllLeases(std::string_view holder) override {
+    return inner_->ReleaseAllLeases(holder);
+  }
+  StatusOr<int64_t> QueueOutgoing(const OutgoingMessage& m, int64_t now) override {
+    return inner_->QueueOutgoing(m, now);
+  }
+  StatusOr<OutgoingMessage> GetOutgoing(int64_t id) override { return inner_->GetOutgoing(id); }
+  StatusOr<std::vector<OutgoingMessage>> ListOutgoing(std::string_view state,
+                                                      int limit) override {
+    return inner_->ListOutgoing(state, limit);
+  }
+  StatusOr<int64_t> CountOutgoingPending() override { return inner_->CountOutgoingPending(); }
+  StatusOr<std::optional<OutgoingMessage>> ClaimOutgoing(std::string_view holder, int64_t now,
+                                                         int64_t ttl) override {
+    return inner_->ClaimOutgoing(holder, now, ttl);
+  }
+  Status RecordOutgoingAttempt(int64_t id, std::string_view holder, const OutgoingAttempt& a,
+                               int64_t now) override {
+    return inner_->RecordOutgoingAttempt(id, holder, a, now);
+  }
+  Status MarkOutgoingStored(int64_t id, int64_t conversation_id) override {
+    return inner_->MarkOutgoingStored(id, conversation_id);
+  }
+  StatusOr<std::vector<OutgoingMessage>> UnstoredSentOutgoing(int limit) override {
+    return inner_->UnstoredSentOutgoing(limit);
+  }
+  Status RetryOutgoing(int64_t id, int64_t now) override { return inner_->RetryOutgoing(id, now); }
+  StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) override {
+    return inner_->PurgeOlderThan(before);
+  }
+
  private:
   std::unique_ptr<Store> inner_;
 };
