@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   cli::RegisterTransportCommand(app, state);
   cli::RegisterMailboxCommand(app, state);
   cli::RegisterAdminCommand(app, state);
+  cli::RegisterMailCommands(app, state);
 
   try {
     app.parse(argc, argv);

@@ -721,6 +721,14 @@ awaitable<Status> Client::Create(std::string_view mailbox) {
   co_return c.CommandError(r, "CREATE " + Clean(mailbox, 100));
 }
 
+awaitable<Status> Client::Delete(std::string_view mailbox) {
+  Impl& c = *impl_;
+  IMAP_CO_ASSIGN(std::string arg, co_await c.MailboxArg(mailbox));
+  IMAP_CO_ASSIGN(Response r, co_await c.Run("DELETE " + arg));
+  if (r.condition == Condition::kOk) co_return Status::Ok();
+  co_return c.CommandError(r, "DELETE " + Clean(mailbox, 100));
+}
+
 awaitable<StatusOr<std::vector<ListEntry>>> Client::List(std::string_view reference,
                                                          std::string_view pattern) {
   Impl& c = *impl_;
@@ -893,6 +901,70 @@ awaitable<StatusOr<FetchReport>> Client::UidFetchMessages(const std::vector<uint
     if (!done.count(u)) report.missing.push_back(u);
   }
   co_return report;
+}
+
+awaitable<StatusOr<std::vector<MessageSize>>> Client::UidFetchSizes(
+    const std::vector<uint32_t>& uids) {
+  Impl& c = *impl_;
+  std::vector<MessageSize> out;
+  if (uids.empty()) co_return out;
+  IMAP_CO_ASSIGN(Response r, co_await c.Run("UID FETCH " + UidSet(uids) + " (UID RFC822.SIZE)", {},
+                                            [&](Response& u) {
+                                              if (u.name != "FETCH" || u.data.empty()) return;
+                                              const auto& items = u.data[0].items;
+                                              const Value* uid = FindItem(items, "UID");
+                                              const Value* size = FindItem(items, "RFC822.SIZE");
+                                              if (uid == nullptr || size == nullptr) return;
+                                              auto n = ToU32(uid->AsNumber());
+                                              auto bytes = size->AsNumber();
+                                              if (!n || !bytes) return;
+                                              out.push_back(MessageSize{*n, *bytes});
+                                            }));
+  if (r.condition != Condition::kOk) co_return c.CommandError(r, "UID FETCH (RFC822.SIZE)");
+  std::sort(out.begin(), out.end(),
+            [](const MessageSize& a, const MessageSize& b) { return a.uid < b.uid; });
+  // A server may volunteer the same message twice (RFC 9051 §7.5.2 allows it).
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const MessageSize& a, const MessageSize& b) { return a.uid == b.uid; }),
+            out.end());
+  co_return out;
+}
+
+awaitable<StatusOr<std::vector<HeaderFields>>> Client::UidFetchHeaderFields(
+    const std::vector<uint32_t>& uids, std::vector<std::string> fields) {
+  Impl& c = *impl_;
+  std::vector<HeaderFields> out;
+  if (uids.empty()) co_return out;
+  std::string list;
+  for (const auto& f : fields) {
+    const bool ok = !f.empty() && std::all_of(f.begin(), f.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-';
+    });
+    if (!ok) co_return Status::InvalidArgument("not a header field name: " + Clean(f, 50));
+    if (!list.empty()) list += ' ';
+    list += f;
+  }
+  IMAP_CO_ASSIGN(
+      Response r,
+      co_await c.Run("UID FETCH " + UidSet(uids) + " (UID BODY.PEEK[HEADER.FIELDS (" + list + ")])",
+                     {}, [&](Response& u) {
+                       if (u.name != "FETCH" || u.data.empty()) return;
+                       const auto& items = u.data[0].items;
+                       const Value* uid = FindItem(items, "UID");
+                       if (uid == nullptr) return;
+                       const std::optional<uint32_t> n = ToU32(uid->AsNumber());
+                       if (!n) return;
+                       for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+                         // The server echoes the section, maybe in its own spelling.
+                         if (Upper(items[i].text).starts_with("BODY[HEADER.FIELDS")) {
+                           out.push_back(HeaderFields{*n, items[i + 1].AsString()});
+                         }
+                       }
+                     }));
+  if (r.condition != Condition::kOk) co_return c.CommandError(r, "UID FETCH (header fields)");
+  std::sort(out.begin(), out.end(),
+            [](const HeaderFields& a, const HeaderFields& b) { return a.uid < b.uid; });
+  co_return out;
 }
 
 awaitable<Status> Client::UidStore(const std::vector<uint32_t>& uids, std::string_view op,

@@ -108,6 +108,19 @@ struct FetchReport {
   std::vector<std::pair<uint32_t, Status>> failed;
 };
 
+// A message's size without its body (UID FETCH ... (UID RFC822.SIZE)).
+struct MessageSize {
+  uint32_t uid = 0;
+  uint64_t size = 0;
+};
+
+// Selected header fields of one message, as the server sent them (raw header lines,
+// CRLF-terminated, possibly folded), from BODY.PEEK[HEADER.FIELDS (...)].
+struct HeaderFields {
+  uint32_t uid = 0;
+  std::string raw;
+};
+
 struct IdleResult {
   bool changed = false;  // EXISTS, EXPUNGE or FETCH arrived
   uint32_t exists = 0;   // messages in the mailbox afterwards
@@ -135,6 +148,8 @@ class Client {
                                                        bool read_only = false);
   // CREATE. Status::AlreadyExists when the server says so ([ALREADYEXISTS], RFC 5530).
   boost::asio::awaitable<Status> Create(std::string_view mailbox);
+  // DELETE (the mailbox and its messages). Status::NotFound when it does not exist.
+  boost::asio::awaitable<Status> Delete(std::string_view mailbox);
   boost::asio::awaitable<StatusOr<std::vector<ListEntry>>> List(std::string_view reference,
                                                                 std::string_view pattern);
   boost::asio::awaitable<StatusOr<MailboxStatus>> StatusOf(std::string_view mailbox);  // STATUS
@@ -143,6 +158,15 @@ class Client {
   // UID FETCH (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[]), pipelined.
   boost::asio::awaitable<StatusOr<FetchReport>> UidFetchMessages(const std::vector<uint32_t>& uids,
                                                                  MessageSink& sink);
+  // UID FETCH <uids> (UID RFC822.SIZE): what a download would cost, before it starts.
+  // Sorted by UID; UIDs the server returned nothing for (expunged) are absent.
+  boost::asio::awaitable<StatusOr<std::vector<MessageSize>>> UidFetchSizes(
+      const std::vector<uint32_t>& uids);
+  // UID FETCH <uids> (UID BODY.PEEK[HEADER.FIELDS (<fields>)]): a few header lines of
+  // messages that are not downloaded (to name an oversized one). Does not set \Seen.
+  // `fields` are header names (atoms: letters, digits, '-'). Sorted by UID.
+  boost::asio::awaitable<StatusOr<std::vector<HeaderFields>>> UidFetchHeaderFields(
+      const std::vector<uint32_t>& uids, std::vector<std::string> fields);
   // op: "+FLAGS", "-FLAGS" or "FLAGS" (sent .SILENT).
   boost::asio::awaitable<Status> UidStore(const std::vector<uint32_t>& uids, std::string_view op,
                                           const std::vector<std::string>& flags);

@@ -481,6 +481,14 @@ asio::awaitable<Status> Client::RetrMany(std::vector<std::uint64_t> numbers,
   co_return Status::Ok();
 }
 
+asio::awaitable<Status> Client::Top(std::uint64_t number, std::uint64_t lines, MessageSink sink) {
+  const std::string line = "TOP " + std::to_string(number) + " " + std::to_string(lines) + "\r\n";
+  auto r = co_await Command(line);
+  if (!r.ok()) co_return r.status();
+  if (!r->ok) co_return ErrorFor("TOP " + std::to_string(number), *r);
+  co_return co_await ReadMessage(std::move(sink));
+}
+
 asio::awaitable<Status> Client::Dele(std::uint64_t number) {
   const std::string line = "DELE " + std::to_string(number) + "\r\n";
   auto r = co_await Command(line);

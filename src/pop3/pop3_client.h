@@ -83,6 +83,9 @@ class Client {
   boost::asio::awaitable<Status> RetrMany(std::vector<std::uint64_t> numbers,
                                           std::function<MessageSink(std::uint64_t number)> sink_for,
                                           std::size_t window = 8);
+  // TOP (RFC 1939 §7): the header of message `number` and its first `lines` body
+  // lines, streamed to `sink` like Retr. Status::Permanent when the server refuses.
+  boost::asio::awaitable<Status> Top(std::uint64_t number, std::uint64_t lines, MessageSink sink);
   boost::asio::awaitable<Status> Dele(std::uint64_t number);
   // DELE for each number, pipelined when the server allows it.
   boost::asio::awaitable<Status> DeleMany(std::vector<std::uint64_t> numbers);

@@ -97,6 +97,19 @@ Status SqlStore::Migrate() {
   return Status::Ok();
 }
 
+Status SqlStore::Batch(const std::function<Status()>& body) {
+  if (in_batch_) return Status::Internal("Store::Batch does not nest; please report this bug");
+  MAILGATE_RETURN_IF_ERROR(db_->Begin());
+  in_batch_ = true;
+  Status s = body();
+  in_batch_ = false;
+  if (!s.ok()) {
+    db_->Rollback();
+    return s;
+  }
+  return db_->Commit().WithContext("committing a batch");
+}
+
 StatusOr<int> SqlStore::SchemaVersion() {
   auto r = db_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
   if (!r.ok()) return r.status().WithContext("reading the schema version");

@@ -46,6 +46,7 @@ class SqlStore final : public Store {
 
   std::string_view backend() const override { return db_->backend(); }
   StatusOr<int> SchemaVersion() override;
+  Status Batch(const std::function<Status()>& body) override;
 
   // sql_store_mail.cc
   Status CreateTransport(const Transport& transport, int64_t now) override;
@@ -142,6 +143,17 @@ class SqlStore final : public Store {
   // returns OK, rolled back otherwise.
   template <typename F>
   Status InTransaction(F&& body) {
+    if (in_batch_) {
+      // Inside Batch(): a savepoint, so a failure undoes only this call.
+      MAILGATE_RETURN_IF_ERROR(db_->ExecScript("SAVEPOINT call"));
+      Status s = body();
+      if (!s.ok()) {
+        (void)db_->ExecScript("ROLLBACK TO SAVEPOINT call");
+        (void)db_->ExecScript("RELEASE SAVEPOINT call");
+        return s;
+      }
+      return db_->ExecScript("RELEASE SAVEPOINT call");
+    }
     MAILGATE_RETURN_IF_ERROR(db_->Begin());
     Status s = body();
     if (!s.ok()) {
@@ -163,6 +175,7 @@ class SqlStore final : public Store {
                                                  std::span<const SqlValue> params);
 
   std::unique_ptr<Db> db_;
+  bool in_batch_ = false;  // inside Batch(): InTransaction uses savepoints
   std::shared_ptr<const Vault> vault_;
 };
 

@@ -16,6 +16,7 @@
 #define MAILGATE_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -347,6 +348,13 @@ class Store {
 
   // The schema version after migrations (the highest applied).
   virtual StatusOr<int> SchemaVersion() = 0;
+
+  // Runs `body` as one transaction: the changes of every Store call it makes
+  // commit together, with one durable write (a batch of messages pays one
+  // fsync, not one each). A call inside that fails undoes only its own
+  // changes (a savepoint); `body` failing undoes everything. Reads inside see
+  // the batch's own writes. Batches do not nest.
+  virtual Status Batch(const std::function<Status()>& body) = 0;
 
   // --- Transports -----------------------------------------------------------
 

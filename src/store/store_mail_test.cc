@@ -681,6 +681,53 @@ TEST_P(StoreMailTest, StoringTheSameDownloadTwiceFailsAndChangesNothing) {
   EXPECT_EQ(store_->StoreReceivedMessage(rm, 40).status().kind(), Status::Kind::kNotFound);
 }
 
+TEST_P(StoreMailTest, BatchCommitsTogetherAndAFailedCallUndoesOnlyItself) {
+  const int64_t mb = AddMailbox("Support");
+  const int64_t d1 = AddDownload(mb, "1");
+  const int64_t d2 = AddDownload(mb, "2");
+  Status s = store_->Batch([&]() -> Status {
+    ReceivedMessage rm;
+    rm.download_id = d1;
+    rm.new_mask = "BAT-00000-001";
+    rm.message = SampleMessage("a@x", 10);
+    auto first = store_->StoreReceivedMessage(rm, 20);
+    if (!first.ok()) return first.status();
+    // Reads inside the batch see its writes (threading relies on it).
+    auto conv = store_->ConversationByMessageId(rm.message.message_id);
+    if (!conv.ok() || !conv->has_value() || **conv != first->conversation_id) {
+      return Status::Internal("the batch's own write is not visible");
+    }
+    // The same download again fails alone; the batch goes on.
+    rm.new_mask = "BAT-00000-002";
+    EXPECT_EQ(store_->StoreReceivedMessage(rm, 21).status().kind(),
+              Status::Kind::kFailedPrecondition);
+    rm.download_id = d2;
+    rm.new_mask = "BAT-00000-003";
+    rm.message = SampleMessage("b@x", 11);
+    return store_->StoreReceivedMessage(rm, 22).status();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Count("messages"), 2);
+  EXPECT_EQ(Count("conversations"), 2);
+
+  // A failing body undoes everything it did.
+  const int64_t d3 = AddDownload(mb, "3");
+  s = store_->Batch([&]() -> Status {
+    ReceivedMessage rm;
+    rm.download_id = d3;
+    rm.new_mask = "BAT-00000-004";
+    rm.message = SampleMessage("c@x", 12);
+    auto stored = store_->StoreReceivedMessage(rm, 23);
+    if (!stored.ok()) return stored.status();
+    return Status::Io("disk went away");
+  });
+  EXPECT_EQ(s.kind(), Status::Kind::kIo);
+  EXPECT_EQ(Count("messages"), 2);
+  EXPECT_EQ(store_->GetDownload(d3)->state, DownloadState::kPending);
+  EXPECT_EQ(store_->Batch([&] { return store_->Batch([] { return Status::Ok(); }); }).kind(),
+            Status::Kind::kInternal);
+}
+
 TEST_P(StoreMailTest, JoiningAConversationFollowsTheNewestMessage) {
   ReceivedMessage rm;
   rm.new_mask = "AAA-00000-001";
