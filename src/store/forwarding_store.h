@@ -212,6 +212,57 @@ class ForwardingStore : public Store {
   StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) override {
     return inner_->PurgeOlderThan(before);
   }
+  StatusOr<bool> CreateFirstConsoleUser(const ConsoleUser& user, int64_t now) override {
+    return inner_->CreateFirstConsoleUser(user, now);
+  }
+  Status SetConsolePassword(std::string_view name, std::string_view password_hash,
+                            int64_t now) override {
+    return inner_->SetConsolePassword(name, password_hash, now);
+  }
+  StatusOr<ConsoleUser> GetConsoleUser(std::string_view name) override {
+    return inner_->GetConsoleUser(name);
+  }
+  Status CreateConsoleSession(const ConsoleSession& session) override {
+    return inner_->CreateConsoleSession(session);
+  }
+  StatusOr<ConsoleSession> GetConsoleSession(std::string_view id_hash, int64_t now) override {
+    return inner_->GetConsoleSession(id_hash, now);
+  }
+  Status TouchConsoleSession(std::string_view id_hash, int64_t last_seen_at,
+                             int64_t expires_at) override {
+    return inner_->TouchConsoleSession(id_hash, last_seen_at, expires_at);
+  }
+  Status DeleteConsoleSession(std::string_view id_hash) override {
+    return inner_->DeleteConsoleSession(id_hash);
+  }
+  Status PurgeConsoleState(int64_t now, int64_t failures_before) override {
+    return inner_->PurgeConsoleState(now, failures_before);
+  }
+  Status RecordLoginFailure(std::string_view key, int64_t now) override {
+    return inner_->RecordLoginFailure(key, now);
+  }
+  StatusOr<LoginFailures> CountLoginFailures(std::string_view key, int64_t since) override {
+    return inner_->CountLoginFailures(key, since);
+  }
+  Status ClearLoginFailures(std::string_view key) override {
+    return inner_->ClearLoginFailures(key);
+  }
+  Status CreateApiToken(const ApiToken& token, int64_t now) override {
+    return inner_->CreateApiToken(token, now);
+  }
+  StatusOr<std::vector<ApiToken>> ListApiTokens() override { return inner_->ListApiTokens(); }
+  StatusOr<ApiToken> ApiTokenByHash(std::string_view token_hash) override {
+    return inner_->ApiTokenByHash(token_hash);
+  }
+  Status TouchApiToken(std::string_view name, int64_t now) override {
+    return inner_->TouchApiToken(name, now);
+  }
+  Status RevokeApiToken(std::string_view name) override { return inner_->RevokeApiToken(name); }
+  StatusOr<std::vector<Conversation>> SearchConversations(std::string_view text, int limit,
+                                                          int offset) override {
+    return inner_->SearchConversations(text, limit, offset);
+  }
+  StatusOr<Run> GetRun(int64_t id) override { return inner_->GetRun(id); }
 
  private:
   std::unique_ptr<Store> inner_;
