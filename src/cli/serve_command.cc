@@ -81,8 +81,8 @@ class ServeConsoleActions final : public web::ConsoleActions {
       return web::DefaultJobs();
     }
     for (const store::Job& j : *jobs) {
-      out.push_back({j.name, Title(j.name), j.enabled, j.interval_seconds, j.last_run_at,
-                     j.next_run_at});
+      out.push_back(
+          {j.name, Title(j.name), j.enabled, j.interval_seconds, j.last_run_at, j.next_run_at});
     }
     return out;
   }

@@ -234,6 +234,7 @@ CREATE TABLE api_tokens (
   created_at BIGINT NOT NULL,
   last_used_at BIGINT NOT NULL DEFAULT 0
 );
+)sql"},
     Migration{5, "scheduler jobs, mailbox leases, outgoing mail",
               R"sql(
 CREATE TABLE jobs (
