@@ -226,6 +226,9 @@ void RegisterServeCommand(CLI::App& app, RunState& state) {
   cmd->add_option("--max-checks", args->max_checks,
                   "Mailbox checks this worker runs at the same time")
       ->capture_default_str();
+  cmd->add_option("--tls-cert", args->web.tls_cert_file,
+                  "Serve HTTPS with this PEM certificate chain (with --tls-key)");
+  cmd->add_option("--tls-key", args->web.tls_key_file, "The certificate's PEM private key");
   cmd->add_option("--public-url", args->web.public_url,
                   "The console's address as browsers reach it (default: the listening address); "
                   "https:// marks cookies Secure");

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "http/http_client.h"
+#include "support/test_certs.h"
 #include "web/http_server.h"
 #include "web/web_test_support.h"
 
@@ -346,6 +347,55 @@ TEST_F(ServerTest, SecretsNeverLeaveAndAuthenticationHoldsOverHttp) {
   // Revoked from the console: the token stops working.
   EXPECT_EQ(Send("POST", "/tokens/ci/revoke", "csrf=" + csrf, cookie).status, 303);
   EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 401);
+}
+
+}  // namespace
+}  // namespace mailgate::web
+
+namespace mailgate::web {
+namespace {
+
+// With a certificate and key the console speaks HTTPS (verified by a client
+// that trusts the issuing CA), says so in its URL, and marks cookies Secure.
+TEST(HttpsServerTest, ServesTheConsoleOverVerifiedTls) {
+  mailgate::testing::TestCerts certs;
+  const mailgate::testing::CertFiles ca = certs.MakeCa("Console Test CA");
+  const mailgate::testing::CertFiles leaf = certs.MakeLeaf(ca, {"127.0.0.1"});
+  test::TempStore store;
+  NullConsoleActions actions;
+  ServeOptions o;
+  o.listen = "127.0.0.1:0";
+  o.tls_cert_file = leaf.cert;
+  o.tls_key_file = leaf.key;
+  std::string password;
+  o.on_admin_created = [&](const std::string&, const std::string& p) { password = p; };
+  Server server(o, *store, actions);
+  auto url = server.Start();
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_TRUE(url->starts_with("https://127.0.0.1:")) << *url;
+
+  auto client = http::NewCurlHttpClient({.ca_file = ca.cert});
+  http::Request r;
+  r.method = "POST";
+  r.url = *url + "login";
+  r.body = "user=admin&password=" + password;
+  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  auto res = client->Send(r);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 303);
+  EXPECT_NE(std::string(res->Header("set-cookie")).find("Secure"), std::string::npos);
+
+  // A client that does not trust the CA is refused by its own verification.
+  auto untrusting = http::NewCurlHttpClient({});
+  http::Request plain;
+  plain.url = *url + "healthz";
+  EXPECT_FALSE(untrusting->Send(plain).ok());
+  server.Stop();
+
+  ServeOptions half = o;
+  half.tls_key_file.clear();
+  Server bad(half, *store, actions);
+  EXPECT_EQ(bad.Start().status().kind(), Status::Kind::kInvalidArgument);
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <thread>
 
@@ -76,13 +78,13 @@ asio::awaitable<HttpResponse> AwaitLater(
       asio::use_awaitable);
 }
 
-asio::awaitable<void> Session(beast::tcp_stream stream, Console& console) {
+// One connection's requests, over plain TCP or TLS.
+template <typename Stream>
+asio::awaitable<void> Exchange(Stream& stream, Console& console, const std::string& remote_ip) {
   beast::flat_buffer buffer;
-  beast::error_code ignored;
-  const auto remote = stream.socket().remote_endpoint(ignored);
-  const std::string remote_ip = ignored ? std::string("unknown") : remote.address().to_string();
+  auto& tcp_layer = beast::get_lowest_layer(stream);
   for (;;) {
-    stream.expires_after(kIdleTimeout);
+    tcp_layer.expires_after(kIdleTimeout);
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(kMaxRequestBytes);
     parser.header_limit(kMaxHeaderBytes);
@@ -101,19 +103,45 @@ asio::awaitable<void> Session(beast::tcp_stream stream, Console& console) {
     const BeastRequest& req = parser.get();
     HttpResponse res = console.Handle(FromBeast(req, remote_ip));
     if (res.later) {
-      stream.expires_after(kResponseTimeout);
+      tcp_layer.expires_after(kResponseTimeout);
       res = co_await AwaitLater(std::move(res.later));
     }
     BeastResponse out = ToBeast(req, std::move(res));
     const bool keep_alive = out.keep_alive();
-    stream.expires_after(kIdleTimeout);
+    tcp_layer.expires_after(kIdleTimeout);
     auto [wec, m] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
     if (wec || !keep_alive) break;
   }
+}
+
+std::string RemoteIp(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  const auto remote = stream.socket().remote_endpoint(ec);
+  return ec ? std::string("unknown") : remote.address().to_string();
+}
+
+asio::awaitable<void> Session(beast::tcp_stream stream, Console& console) {
+  const std::string remote_ip = RemoteIp(stream);
+  co_await Exchange(stream, console, remote_ip);
+  beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> Listen(tcp::acceptor& acceptor, Console& console) {
+asio::awaitable<void> TlsSession(beast::tcp_stream tcp_stream, Console& console,
+                                 asio::ssl::context& tls) {
+  const std::string remote_ip = RemoteIp(tcp_stream);
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), tls);
+  beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                               asio::as_tuple(asio::use_awaitable));
+  if (hec) co_return;  // not TLS, or a client that gave up: nothing to answer
+  co_await Exchange(stream, console, remote_ip);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+  auto [sec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  (void)sec;
+}
+
+asio::awaitable<void> Listen(tcp::acceptor& acceptor, Console& console, asio::ssl::context* tls) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -121,8 +149,14 @@ asio::awaitable<void> Listen(tcp::acceptor& acceptor, Console& console) {
       spdlog::warn("console: accept failed: {}", ec.message());
       continue;
     }
-    asio::co_spawn(acceptor.get_executor(), Session(beast::tcp_stream(std::move(socket)), console),
-                   asio::detached);
+    if (tls != nullptr) {
+      asio::co_spawn(acceptor.get_executor(),
+                     TlsSession(beast::tcp_stream(std::move(socket)), console, *tls),
+                     asio::detached);
+    } else {
+      asio::co_spawn(acceptor.get_executor(),
+                     Session(beast::tcp_stream(std::move(socket)), console), asio::detached);
+    }
   }
 }
 
@@ -157,6 +191,7 @@ struct Server::Impl {
   ConsoleActions& actions;
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::ssl::context> tls;  // HTTPS when a certificate is given
   std::unique_ptr<ConnectionTester> tester;
   std::unique_ptr<Console> console;
   std::thread thread;
@@ -168,6 +203,29 @@ struct Server::Impl {
   StatusOr<std::string> Open() {
     auto endpoint = ParseListen(options.listen);
     if (!endpoint.ok()) return endpoint.status();
+    if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+      return Status::InvalidArgument("HTTPS needs both --tls-cert and --tls-key");
+    }
+    if (!options.tls_cert_file.empty()) {
+      tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+      beast::error_code tec;
+      tls->use_certificate_chain_file(options.tls_cert_file, tec);
+      if (tec) {
+        return Status::InvalidArgument("cannot use the certificate " + options.tls_cert_file +
+                                       ": " + tec.message() +
+                                       "; give a PEM file with the certificate chain");
+      }
+      tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, tec);
+      if (tec) {
+        return Status::InvalidArgument("cannot use the private key " + options.tls_key_file + ": " +
+                                       tec.message() +
+                                       "; give the PEM key of that certificate, readable by "
+                                       "this user");
+      }
+    }
     beast::error_code ec;
     acceptor.open(endpoint->protocol(), ec);
     if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -180,7 +238,8 @@ struct Server::Impl {
     const auto bound = acceptor.local_endpoint();
     std::string host = bound.address().to_string();
     if (bound.address().is_v6()) host = "[" + host + "]";
-    const std::string base = "http://" + host + ":" + std::to_string(bound.port());
+    const std::string base =
+        (tls ? "https://" : "http://") + host + ":" + std::to_string(bound.port());
 
     pipeline::ConnectEnv env;
     env.ca_file = options.ca_file;
@@ -219,7 +278,8 @@ Server::~Server() {
 StatusOr<std::string> Server::Start() {
   auto url = impl_->Open();
   if (!url.ok()) return url;
-  asio::co_spawn(impl_->io, Listen(impl_->acceptor, *impl_->console), asio::detached);
+  asio::co_spawn(impl_->io, Listen(impl_->acceptor, *impl_->console, impl_->tls.get()),
+                 asio::detached);
   impl_->thread = std::thread([this] { impl_->io.run(); });
   return url;
 }
@@ -246,7 +306,7 @@ Status Serve(const ServeOptions& options, store::Store& store, ConsoleActions& a
     impl.acceptor.close(ignored);
     impl.io.stop();
   });
-  asio::co_spawn(impl.io, Listen(impl.acceptor, *impl.console), asio::detached);
+  asio::co_spawn(impl.io, Listen(impl.acceptor, *impl.console, impl.tls.get()), asio::detached);
   impl.io.run();
   return Status::Ok();
 }

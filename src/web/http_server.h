@@ -24,6 +24,9 @@ struct ServeOptions {
   // empty: the listening address. An https:// URL marks the session cookie
   // Secure (TLS terminated by a proxy in front).
   std::string public_url;
+  // HTTPS: PEM certificate chain and private key (both or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Called once the socket listens, with the console's URL.
   std::function<void(const std::string& url)> on_listening;
   // Called once, on first start, with the administrator's new password.
