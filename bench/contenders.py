@@ -7,8 +7,8 @@ to time and a check that every message arrived. The harness (bench/run) runs the
 command as an unprivileged user, times it and calls the check afterwards, so a
 broken run can never look fast.
 
-Adding mailgate when `mailgate check` lands (issue 5) is one function and one
-line in CONTENDERS; see `mailgate` at the end of this file.
+`mailgate` (at the end of this file) configures a connected account and a
+mailbox untimed, then times `mailgate check`.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Target:
     message_ids: list[str]  # what the mailbox holds; the check compares against it
     build: Path          # the CMake build directory (for our own binaries)
     run_as: str          # user name the command runs as (fetchmail wants it)
+    idp_url: str = ""    # the test identity provider (mailgate's connected account)
 
 
 @dataclass
@@ -252,23 +253,51 @@ maxconnections = 1
 
 # ----------------------------------------------------------------------- mailgate
 
+def check_spool(data: Path, expected: list[str]) -> Optional[str]:
+    """Every expected message exactly once in mailgate's spool (spool/new)."""
+    return check_maildir(data / "spool", expected)
+
+
 def mailgate(t: Target, work: Path) -> Optional[Job]:
-    """`mailgate check` (issue 5): download + durable spool + record.
+    """`mailgate check` (issue 5): download + durable spool + record in SQLite.
 
-    Until the command exists this returns None and the harness leaves the row
-    out. When it lands, fill in the command line and the check (count the spool
-    or ask `mailgate` for the stored count), e.g.:
-
-        exe = t.build / "src" / "cli" / "mailgate"
-        argv = [str(exe), "check", "--imap", f"imaps://{t.host}:{t.port}", "--ca", str(t.ca),
-                "--user", t.user, "--token-file", str(secret_file(work, "token", t.token)),
-                "--data-dir", str(work / "data")]
-        return Job(argv, lambda: check_spool(work / "data", t.message_ids), auth="XOAUTH2")
+    Untimed set-up: a connected account with app-only access to the mailbox
+    (client credentials at the test identity provider, XOAUTH2 like the
+    peers), and the mailbox with `--after-download keep` so every contender
+    finds the same mail. Timed: one `mailgate check` with an access token
+    already cached, as on every check but the first after a refresh.
     """
     exe = t.build / "src" / "cli" / "mailgate"
-    if not exe.exists():
+    if not exe.exists() or not t.idp_url:
         return None
-    return None  # `mailgate check` does not exist yet (issue 5)
+    import json
+    import secrets
+    import subprocess
+    import urllib.request
+    data = work / "data"
+    client = "bench-" + secrets.token_hex(6)
+    secret = secrets.token_hex(16)
+    body = json.dumps({"client_id": client, "client_secret": secret,
+                       "app_permissions": ["IMAP.AccessAsApp"],
+                       "app_mailbox": t.user}).encode()
+    req = urllib.request.Request(t.idp_url + "/_test/clients", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).read()
+    base = [str(exe), "--data-dir", str(data), "--ca-file", str(t.ca)]
+    secret_path = secret_file(work, "client-secret", secret)
+    for args in (["account", "add", "bench", "--provider", "microsoft", "--client-id", client,
+                  "--tenant", "bench.test", "--authority", t.idp_url,
+                  "--client-secret-file", str(secret_path)],
+                 ["account", "authorize", "bench", "--flow", "client-credentials"],
+                 ["mailbox", "add", "bench", "--protocol", "imap", "--host", t.tls_name,
+                  "--port", str(t.port), "--encryption", "tls", "--user", t.user,
+                  "--account", "bench", "--after-download", "keep",
+                  "--max-messages", "1000000", "--max-size-kb", "1000000"]):
+        subprocess.run(base + args, check=True, capture_output=True, timeout=60)
+    secret_path.unlink()
+    argv = base + ["check", "bench"]
+    return Job(argv, lambda: check_spool(data, t.message_ids), auth="XOAUTH2",
+               note="spool fsynced and recorded in SQLite before success")
 
 
 # Run order within a round; the harness rotates it every round. The first one

@@ -31,6 +31,10 @@ struct MailboxOptions : EndpointOptions {
   std::optional<int64_t> max_size_kb;
   std::optional<int> max_messages;
   std::optional<bool> push, download_oversized;
+  // Flags (--push / --no-push): set above only when given, for `edit`.
+  bool push_flag = false, oversized_flag = false;
+  CLI::Option* push_opt = nullptr;
+  CLI::Option* oversized_opt = nullptr;
 };
 
 struct TransportOptions : EndpointOptions {};
@@ -395,11 +399,16 @@ void RegisterMailboxCommand(CLI::App& app, RunState& state) {
                     "delete (default), mark-seen, move:FOLDER or keep");
     cmd->add_option("--max-size-kb", o->max_size_kb,
                     "Larger messages stay on the server, with an alert (default 25600)");
-    cmd->add_option("--download-oversized", o->download_oversized,
-                    "true: download messages over the size limit too");
+    o->oversized_opt = cmd->add_flag("--download-oversized,!--keep-oversized", o->oversized_flag,
+                                     "Download messages over the size limit too (or not)");
     cmd->add_option("--max-messages", o->max_messages, "Messages per check (default 500)");
-    cmd->add_option("--push", o->push, "true: IMAP IDLE, new mail within a second");
-    cmd->callback([o, add, &state] { state.exit_code = RunMailboxSave(state.global, *o, add); });
+    o->push_opt = cmd->add_flag("--push,!--no-push", o->push_flag,
+                                "IMAP IDLE: new mail within a second (`mailgate watch`)");
+    cmd->callback([o, add, &state] {
+      if (o->push_opt->count() > 0) o->push = o->push_flag;
+      if (o->oversized_opt->count() > 0) o->download_oversized = o->oversized_flag;
+      state.exit_code = RunMailboxSave(state.global, *o, add);
+    });
   }
   AddJsonCommand(mailbox, "list", "List mailboxes and their state", state, RunMailboxList);
   AddNamedJsonCommand(mailbox, "show", "Show a mailbox: settings and state", state, RunMailboxShow);

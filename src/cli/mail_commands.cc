@@ -131,7 +131,7 @@ int RunWatch(const GlobalOptions& g, const std::vector<std::string>& names, int 
   if (!mailboxes.ok()) return PrintError(mailboxes.status()), kExitFailure;
   if (mailboxes->empty()) {
     PrintError(Status::InvalidArgument(
-        "no mailbox to watch: name one, or set `mailgate mailbox edit NAME --push true`"));
+        "no mailbox to watch: name one, or set `mailgate mailbox edit NAME --push`"));
     return kExitUsage;
   }
   pipeline::CheckEnv env;
@@ -452,7 +452,7 @@ void RegisterMailCommands(CLI::App& app, RunState& state) {
   auto watch = std::make_shared<std::pair<std::vector<std::string>, int>>();
   watch->second = 60;
   cmd = app.add_subcommand("watch", "IMAP IDLE: fetch and process new mail as it arrives");
-  cmd->add_option("mailboxes", watch->first, "Mailboxes (default: those with --push true)");
+  cmd->add_option("mailboxes", watch->first, "Mailboxes (default: those set with --push)");
   cmd->add_option("--poll", watch->second, "Seconds between checks where the server has no IDLE")
       ->capture_default_str();
   cmd->callback(

@@ -100,12 +100,13 @@ Status Batch::Append(std::string_view chunk) {
   return writer_->Append(chunk);
 }
 
-Status Batch::End(std::string uid, int64_t internal_date) {
+Status Batch::End(std::string uid, int64_t internal_date, std::string_view label) {
   if (!writer_) return Status::Internal("a message ended that did not begin");
   auto f = writer_->Finish();
   writer_.reset();
   if (!f.ok()) return f.status();
-  run_.log.Info("Downloaded message " + uid + " (" + FormatSize(f->size) + ", " +
+  run_.log.Info("Downloaded message " + (label.empty() ? uid : std::string(label)) + " (" +
+                FormatSize(f->size) + ", " +
                 FormatDuration(std::chrono::steady_clock::now() - begun_) + ")");
   store::NewDownload d;
   d.uidvalidity = uidvalidity_;
@@ -194,6 +195,27 @@ std::vector<std::pair<std::size_t, std::size_t>> PlanBatches(
   }
   if (begin < sizes.size()) out.emplace_back(begin, sizes.size());
   return out;
+}
+
+std::string Count(std::size_t n) {
+  return std::to_string(n) + (n == 1 ? " message" : " messages");
+}
+
+bool LogPlan(Run& run, const std::vector<std::uint64_t>& sizes, std::size_t waiting,
+             std::size_t limit, bool any_oversized) {
+  if (sizes.empty()) {
+    if (!any_oversized) run.log.Info("No new messages");
+    return false;
+  }
+  std::uint64_t total = 0;
+  for (auto s : sizes) total += s;
+  std::string plan = "Downloading " + Count(sizes.size()) + " (" + FormatSize(total) + ")";
+  if (waiting > 0) {
+    plan += "; " + std::to_string(waiting) + " more wait for the next run (at most " +
+            std::to_string(limit) + " per run)";
+  }
+  run.log.Info(plan);
+  return true;
 }
 
 int64_t ParseInternalDate(std::string_view text) {

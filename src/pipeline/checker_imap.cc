@@ -25,6 +25,8 @@ namespace {
 constexpr std::size_t kSizeChunk = 1000;
 // Oversized messages named per run (each costs a header fetch).
 constexpr std::size_t kOversizedNamed = 50;
+// Messages of a batch named in the log when several fail alike.
+constexpr std::size_t kFailuresNamed = 4;
 
 // Streams UID FETCH bodies into a batch of spool files.
 class SpoolSink : public imap::MessageSink {
@@ -40,10 +42,6 @@ class SpoolSink : public imap::MessageSink {
  private:
   Batch& batch_;
 };
-
-std::string Count(std::size_t n) {
-  return std::to_string(n) + (n == 1 ? " message" : " messages");
-}
 
 std::vector<std::string> ToStrings(const std::vector<uint32_t>& uids) {
   std::vector<std::string> out;
@@ -233,18 +231,7 @@ awaitable<Status> CheckImapSession(imap::Client& client, Run& run) {
     }
   }
   if (!big.empty()) co_await NoteOversized(client, run, big);
-  if (want.empty()) {
-    if (big.empty()) run.log.Info("No new messages");
-    co_return Status::Ok();
-  }
-  std::uint64_t total = 0;
-  for (auto s : want_sizes) total += s;
-  std::string plan = "Downloading " + Count(want.size()) + " (" + FormatSize(total) + ")";
-  if (waiting > 0) {
-    plan += "; " + std::to_string(waiting) + " more wait for the next run (at most " +
-            std::to_string(limit) + " per run)";
-  }
-  run.log.Info(plan);
+  if (!LogPlan(run, want_sizes, waiting, limit, !big.empty())) co_return Status::Ok();
 
   const auto batches = PlanBatches(want_sizes);
   for (const auto& [begin, end] : batches) {
@@ -258,10 +245,21 @@ awaitable<Status> CheckImapSession(imap::Client& client, Run& run) {
     if (!report.ok()) {
       failure = report.status();
     } else {
-      for (const auto& [uid, s] : report->failed) {
-        run.log.Error("Message " + std::to_string(uid) +
-                      " could not be downloaded: " + s.message());
-        if (failure.ok()) failure = s.WithContext("downloading message " + std::to_string(uid));
+      // The first failure is the run's error (logged at its end); a full disk fails every
+      // message alike, so only a few more are named.
+      const auto& failed = report->failed;
+      for (std::size_t i = 0; i < failed.size(); ++i) {
+        const std::string uid = std::to_string(failed[i].first);
+        if (i == 0) {
+          failure = failed[i].second.WithContext("downloading message " + uid);
+        } else if (i <= kFailuresNamed) {
+          run.log.Error("Message " + uid +
+                        " could not be downloaded either: " + failed[i].second.message());
+        }
+      }
+      if (failed.size() > kFailuresNamed + 1) {
+        run.log.Error(std::to_string(failed.size() - kFailuresNamed - 1) +
+                      " more messages could not be downloaded");
       }
       if (!report->missing.empty()) {
         run.log.Info(Count(report->missing.size()) +

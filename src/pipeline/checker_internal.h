@@ -72,7 +72,8 @@ class Batch {
 
   Status Begin();
   Status Append(std::string_view chunk);
-  Status End(std::string uid, int64_t internal_date);
+  // `label` names the message in the log ("Downloaded message <label> (...)"); empty: the uid.
+  Status End(std::string uid, int64_t internal_date, std::string_view label = {});
   void Abort();
   bool open() const { return writer_.has_value(); }
   std::size_t finished() const { return files_.size(); }
@@ -98,6 +99,15 @@ class Batch {
 // returns the index ranges [begin, end).
 std::vector<std::pair<std::size_t, std::size_t>> PlanBatches(
     const std::vector<std::uint64_t>& sizes);
+
+// "1 message", "3 messages".
+std::string Count(std::size_t n);
+
+// Logs the run's plan: "Downloading 12 messages (3 MB); 5 more wait for the next
+// run (at most 500 per run)", or "No new messages" when there is nothing to
+// download and nothing oversized. Returns false when there is nothing to download.
+bool LogPlan(Run& run, const std::vector<std::uint64_t>& sizes, std::size_t waiting,
+             std::size_t limit, bool any_oversized);
 
 // "17-Jul-1996 02:44:25 -0700" (IMAP INTERNALDATE) to Unix seconds; 0 if malformed.
 int64_t ParseInternalDate(std::string_view text);

@@ -24,10 +24,6 @@ constexpr std::size_t kOversizedNamed = 50;
 // TOP n 0 returns only the header; a broken server could send more.
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 
-std::string Count(std::size_t n) {
-  return std::to_string(n) + (n == 1 ? " message" : " messages");
-}
-
 struct Session {
   std::vector<std::string> deleted;  // DELE accepted, committed by QUIT
   bool usable = true;                // false: out of step with the server, no QUIT
@@ -169,18 +165,7 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     Status s = co_await NoteOversized(client, run, session, big);
     if (!s.ok()) co_return s;
   }
-  if (want.empty()) {
-    if (big.empty()) run.log.Info("No new messages");
-    co_return Status::Ok();
-  }
-  std::uint64_t want_total = 0;
-  for (auto s : want_sizes) want_total += s;
-  std::string plan = "Downloading " + Count(want.size()) + " (" + FormatSize(want_total) + ")";
-  if (waiting > 0) {
-    plan += "; " + std::to_string(waiting) + " more wait for the next run (at most " +
-            std::to_string(limit) + " per run)";
-  }
-  run.log.Info(plan);
+  if (!LogPlan(run, want_sizes, waiting, limit, !big.empty())) co_return Status::Ok();
 
   const auto batches = PlanBatches(want_sizes);
   for (const auto& [begin, end] : batches) {
@@ -199,7 +184,7 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     // is complete then; the last one is complete when RetrMany returns OK.
     auto finish_current = [&]() -> Status {
       if (!current) return Status::Ok();
-      Status s = batch.End(uid_of[*current], 0);
+      Status s = batch.End(uid_of[*current], 0, std::to_string(*current));
       current.reset();
       return s;
     };
@@ -222,6 +207,10 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     } else {
       // Cut off inside a message (or the sink refused it): the reply was not read to its
       // end, so this connection is out of step for good.
+      if (current) {
+        failure = failure.WithContext("downloading message " + std::to_string(*current) +
+                                      " (UIDL " + uid_of[*current] + "), not kept");
+      }
       current.reset();
       batch.Abort();
       session.usable = false;

@@ -133,6 +133,18 @@ awaitable<Status> WatchMailbox(asio::any_io_executor ex, store::Mailbox mailbox,
     }
 
     // IDLE until the mailbox changes, then check on the same connection.
+    if (env.echo) {
+      std::string waiting = "Mailbox '";
+      waiting += name;
+      waiting += "': waiting for new mail in ";
+      waiting += mailbox.folder;
+      waiting += " (IDLE)";
+      spdlog::info("{}", waiting);
+      env.echo(store::RunLogLine{std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count(),
+                                 "info", std::move(waiting)});
+    }
     const auto reconnect_at = session_start + kSessionLifetime;
     Status ended;
     bool check_failed = false;

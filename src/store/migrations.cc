@@ -204,6 +204,51 @@ CREATE TABLE run_log (
 );
 CREATE INDEX run_log_by_run ON run_log (run_id, id);
 )sql"},
+    // Version 4 is the web console's (added in parallel on its branch).
+    Migration{5, "scheduler jobs, mailbox leases, outgoing mail",
+              R"sql(
+CREATE TABLE jobs (
+  name TEXT PRIMARY KEY,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  interval_seconds BIGINT NOT NULL CHECK (interval_seconds > 0),
+  last_run_at BIGINT NOT NULL DEFAULT 0,
+  next_run_at BIGINT NOT NULL DEFAULT 0,
+  run_requested INTEGER NOT NULL DEFAULT 0,
+  lease_holder TEXT,
+  lease_expires_at BIGINT NOT NULL DEFAULT 0,
+  last_status TEXT NOT NULL DEFAULT '',
+  last_summary TEXT NOT NULL DEFAULT '',
+  last_duration_ms BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO jobs (name, interval_seconds) VALUES
+  ('check', 60), ('process', 10), ('outgoing', 30), ('tokens', 300), ('maintenance', 86400);
+ALTER TABLE mailboxes ADD COLUMN check_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN lease_holder TEXT;
+ALTER TABLE mailboxes ADD COLUMN lease_expires_at BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE outgoing (
+  id ID_PRIMARY_KEY,
+  transport TEXT NOT NULL DEFAULT '',
+  mail_from TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  conversation_id BIGINT NOT NULL DEFAULT 0,
+  raw BLOB_TYPE NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  results TEXT NOT NULL DEFAULT '',
+  stored INTEGER NOT NULL DEFAULT 0,
+  lease_holder TEXT,
+  lease_expires_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  sent_at BIGINT NOT NULL DEFAULT 0,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX outgoing_by_state ON outgoing (state, next_attempt_at, id);
+CREATE INDEX runs_by_finish ON runs (finished_at);
+)sql"},
 };
 
 }  // namespace

@@ -76,9 +76,12 @@ Status SqlStore::Migrate() {
   for (const Migration& m : Migrations()) {
     Status s = InTransaction([&]() -> Status {
       MAILGATE_RETURN_IF_ERROR(db_->LockForMigration());
-      auto current = SchemaVersion();
-      if (!current.ok()) return current.status();
-      if (*current >= m.version) return Status::Ok();  // another process did it
+      // Each version by itself (not "above the highest"): a database made on a
+      // branch that numbered a later migration first still gets the earlier one.
+      const SqlValue version[] = {int64_t{m.version}};
+      auto applied = db_->Query("SELECT 1 FROM schema_migrations WHERE version = ?", version);
+      if (!applied.ok()) return applied.status();
+      if (!applied->rows.empty()) return Status::Ok();  // done before, or by another process
       MAILGATE_RETURN_IF_ERROR(db_->ExecScript(m.SqlFor(db_->backend())));
       const SqlValue params[] = {int64_t{m.version}, std::string(m.description),
                                  std::to_string(::time(nullptr))};

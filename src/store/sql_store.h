@@ -5,6 +5,7 @@
 //   sql_store.cc           migrations, accounts, leases, alerts, secrets
 //   sql_store_mail.cc      transports, mailboxes, downloads, runs
 //   sql_store_messages.cc  conversations, messages, attachments, undeliverable
+//   sql_store_serve.cc     scheduler jobs, mailbox leases, outgoing mail
 //
 // Thread safety: as Store (one thread at a time).
 #ifndef MAILGATE_STORE_SQL_STORE_H_
@@ -114,6 +115,39 @@ class SqlStore final : public Store {
 
   Status ResealSecrets(std::shared_ptr<const Vault> next) override;
 
+  // sql_store_serve.cc
+  StatusOr<std::vector<Job>> ListJobs(int64_t now) override;
+  StatusOr<Job> GetJob(std::string_view name, int64_t now) override;
+  Status ConfigureJob(std::string_view name, bool enabled, int64_t interval_seconds) override;
+  Status RequestJobRun(std::string_view name) override;
+  StatusOr<bool> TryStartJob(std::string_view name, std::string_view holder, int64_t now,
+                             int64_t ttl) override;
+  StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder, int64_t now,
+                               int64_t ttl) override;
+  Status FinishJob(std::string_view name, std::string_view holder, int64_t started_at,
+                   std::string_view status, std::string_view summary,
+                   int64_t duration_ms) override;
+  StatusOr<std::vector<MailboxSchedule>> ListMailboxSchedules(int64_t now) override;
+  Status RequestMailboxCheck(std::string_view name) override;
+  StatusOr<bool> TryAcquireMailboxLease(int64_t mailbox_id, std::string_view holder, int64_t now,
+                                        int64_t ttl) override;
+  StatusOr<bool> RenewMailboxLease(int64_t mailbox_id, std::string_view holder, int64_t now,
+                                   int64_t ttl) override;
+  Status ReleaseMailboxLease(int64_t mailbox_id, std::string_view holder) override;
+  Status ReleaseAllLeases(std::string_view holder) override;
+  StatusOr<int64_t> QueueOutgoing(const OutgoingMessage& message, int64_t now) override;
+  StatusOr<OutgoingMessage> GetOutgoing(int64_t id) override;
+  StatusOr<std::vector<OutgoingMessage>> ListOutgoing(std::string_view state, int limit) override;
+  StatusOr<int64_t> CountOutgoingPending() override;
+  StatusOr<std::optional<OutgoingMessage>> ClaimOutgoing(std::string_view holder, int64_t now,
+                                                         int64_t ttl) override;
+  Status RecordOutgoingAttempt(int64_t id, std::string_view holder, const OutgoingAttempt& attempt,
+                               int64_t now) override;
+  Status MarkOutgoingStored(int64_t id, int64_t conversation_id) override;
+  StatusOr<std::vector<OutgoingMessage>> UnstoredSentOutgoing(int limit) override;
+  Status RetryOutgoing(int64_t id, int64_t now) override;
+  StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) override;
+
  private:
   // Runs `body` (returning Status) in a write transaction: committed when it
   // returns OK, rolled back otherwise.
@@ -147,6 +181,9 @@ class SqlStore final : public Store {
   StatusOr<Account> AccountFromRow(const SqlRow& row);
   StatusOr<Transport> TransportFromRow(const SqlRow& row);
   StatusOr<Mailbox> MailboxFromRow(const SqlRow& row);
+  StatusOr<std::vector<OutgoingMessage>> QueryOutgoing(std::string_view columns,
+                                                        std::string_view where_and_order,
+                                                        std::span<const SqlValue> params);
   StatusOr<std::vector<Download>> QueryDownloads(std::string_view where_and_order,
                                                  std::span<const SqlValue> params);
 

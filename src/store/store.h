@@ -303,6 +303,94 @@ struct Alert {
   int64_t resolved_at = 0;  // 0 while open
 };
 
+// --- Scheduler, leases and outgoing mail -------------------------------------
+//
+// Leases: at most one holder at a time for a job, a mailbox or an outgoing
+// message, taken with one conditional UPDATE (atomic on both backends) and
+// lost when `lease_expires_at` passes, so a worker that dies frees its work
+// after the TTL. Holder ids are "<host>:<pid>:<random>".
+
+// A scheduled job: "check", "process", "outgoing", "tokens", "maintenance".
+struct Job {
+  std::string name;
+  bool enabled = true;
+  int64_t interval_seconds = 60;
+  int64_t last_run_at = 0;  // start of the last finished run
+  int64_t next_run_at = 0;  // due when now >= next_run_at (or run_requested)
+  bool run_requested = false;  // "run now": the next worker that looks takes it
+  std::string lease_holder;    // "" when free or expired
+  int64_t lease_expires_at = 0;
+  std::string last_status;  // ok | failed | "" (never ran)
+  std::string last_summary;
+  int64_t last_duration_ms = 0;
+};
+
+// What the scheduler needs to know to pick mailboxes to check.
+struct MailboxSchedule {
+  int64_t id = 0;
+  std::string name;
+  bool enabled = true;
+  bool push = false;
+  int64_t checked_at = 0;
+  int64_t delayed_until = 0;
+  bool check_requested = false;  // "run now" for this mailbox (or the whole check job)
+  std::string lease_holder;      // "" when free or expired at `now`
+  int64_t lease_expires_at = 0;
+};
+
+enum class OutgoingState {
+  kQueued,   // waiting for next_attempt_at
+  kSending,  // a worker holds its lease and is talking to the server
+  kSent,     // every recipient accepted (or refused for good)
+  kFailed,   // refused for good, or retries exhausted; see last_error
+};
+std::string_view OutgoingStateName(OutgoingState state);  // "queued", ...
+std::optional<OutgoingState> ParseOutgoingState(std::string_view name);
+
+// What the server said about one recipient.
+struct RecipientOutcome {
+  std::string address;
+  int code = 0;          // SMTP reply code; 0 when never tried
+  std::string text;      // the reply's text
+  int64_t at = 0;
+};
+
+// A message in the outgoing queue: the RFC 5322 bytes as built (sent as is),
+// the envelope and its delivery state.
+struct OutgoingMessage {
+  int64_t id = 0;
+  std::string transport;  // name; the queue looks it up at each attempt
+  std::string mail_from;  // envelope sender
+  std::vector<std::string> recipients;  // still to deliver
+  std::string message_id;               // without <>
+  std::string subject;                  // decoded, for lists
+  int64_t conversation_id = 0;          // 0: a new conversation when sent
+  std::string raw;                      // empty in ListOutgoing results
+  OutgoingState state = OutgoingState::kQueued;
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;
+  std::vector<RecipientOutcome> results;  // accumulated over attempts
+  bool stored = false;  // added to its conversation (StoreReceivedMessage)
+  int64_t created_at = 0;
+  int64_t sent_at = 0;  // first time any recipient accepted it
+  int64_t updated_at = 0;
+};
+
+// The outcome of one delivery attempt (RecordOutgoingAttempt).
+struct OutgoingAttempt {
+  OutgoingState state = OutgoingState::kQueued;  // queued (retry), sent or failed
+  std::vector<std::string> remaining;  // queued: the recipients still to try
+  int64_t next_attempt_at = 0;         // queued: when
+  std::string error;                   // "" on success
+  std::vector<RecipientOutcome> results;  // appended to the message's results
+  bool delivered_any = false;             // some recipient accepted it now (sets sent_at)
+};
+
+struct PurgeCounts {
+  int64_t runs = 0, run_log_lines = 0, outgoing = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -445,6 +533,80 @@ class Store {
   // then uses `next` from now on. On failure nothing changed.
   // REQUIRES: `next` outlives this Store.
   virtual Status ResealSecrets(std::shared_ptr<const Vault> next) = 0;
+
+  // --- Scheduler, leases and outgoing mail ------------------------------------
+
+  // Jobs exist from migration 5 on with their defaults; they are never
+  // created or removed, only configured.
+  virtual StatusOr<std::vector<Job>> ListJobs(int64_t now) = 0;  // by name
+  virtual StatusOr<Job> GetJob(std::string_view name, int64_t now) = 0;  // kNotFound
+  // kNotFound; kInvalidArgument unless interval_seconds > 0. The next run is
+  // rescheduled to last_run_at + interval.
+  virtual Status ConfigureJob(std::string_view name, bool enabled, int64_t interval_seconds) = 0;
+  // "Run now": sets the job's flag; a worker takes it within a tick. For
+  // "check" every mailbox is due once. kNotFound.
+  virtual Status RequestJobRun(std::string_view name) = 0;
+  // Takes the job's lease until now + ttl when the job is enabled, due
+  // (next_run_at <= now or run requested) and its lease is free, expired or
+  // already `holder`'s; clears the run request. False otherwise.
+  virtual StatusOr<bool> TryStartJob(std::string_view name, std::string_view holder, int64_t now,
+                                     int64_t ttl) = 0;
+  // Extends `holder`'s lease; false when it was lost (expired and taken).
+  virtual StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder,
+                                       int64_t now, int64_t ttl) = 0;
+  // Records the finished run (last_run_at = started_at, next_run_at =
+  // started_at + interval) and releases `holder`'s lease. Records the run
+  // even without the lease (the scan of "check" takes none).
+  virtual Status FinishJob(std::string_view name, std::string_view holder, int64_t started_at,
+                           std::string_view status, std::string_view summary,
+                           int64_t duration_ms) = 0;
+
+  // Mailboxes with what scheduling needs, by name.
+  virtual StatusOr<std::vector<MailboxSchedule>> ListMailboxSchedules(int64_t now) = 0;
+  // "Check now" for one mailbox. kNotFound.
+  virtual Status RequestMailboxCheck(std::string_view name) = 0;
+  // The mailbox's lease until now + ttl when free, expired or `holder`'s;
+  // clears its check request. False when another holder has it; kNotFound.
+  virtual StatusOr<bool> TryAcquireMailboxLease(int64_t mailbox_id, std::string_view holder,
+                                                int64_t now, int64_t ttl) = 0;
+  // Extends `holder`'s lease; false when it is no longer `holder`'s.
+  virtual StatusOr<bool> RenewMailboxLease(int64_t mailbox_id, std::string_view holder,
+                                           int64_t now, int64_t ttl) = 0;
+  virtual Status ReleaseMailboxLease(int64_t mailbox_id, std::string_view holder) = 0;
+  // Every lease `holder` has (jobs, mailboxes; a message it was sending is
+  // left "sending" with an expired lease: see ClaimOutgoing). For shutdown.
+  virtual Status ReleaseAllLeases(std::string_view holder) = 0;
+
+  // Queues a message (state queued, attempt due at `message.next_attempt_at`,
+  // or now when 0). Returns its id. kInvalidArgument without recipients.
+  virtual StatusOr<int64_t> QueueOutgoing(const OutgoingMessage& message, int64_t now) = 0;
+  virtual StatusOr<OutgoingMessage> GetOutgoing(int64_t id) = 0;  // kNotFound
+  // Newest first, without `raw`; `state` empty: all.
+  virtual StatusOr<std::vector<OutgoingMessage>> ListOutgoing(std::string_view state,
+                                                              int limit) = 0;
+  // Messages queued or sending (the queue depth).
+  virtual StatusOr<int64_t> CountOutgoingPending() = 0;
+  // Takes the oldest due message: queued with next_attempt_at <= now, or
+  // sending with an expired lease (its sender died; it may have been
+  // delivered: at-least-once) -> sending under `holder`'s lease, attempts+1.
+  // nullopt when none is due.
+  virtual StatusOr<std::optional<OutgoingMessage>> ClaimOutgoing(std::string_view holder,
+                                                                 int64_t now, int64_t ttl) = 0;
+  // Records an attempt's outcome and releases the lease, if `holder` still
+  // holds it (kFailedPrecondition otherwise: another worker took it over).
+  virtual Status RecordOutgoingAttempt(int64_t id, std::string_view holder,
+                                       const OutgoingAttempt& attempt, int64_t now) = 0;
+  // Notes that the sent message was added to conversation `conversation_id`.
+  virtual Status MarkOutgoingStored(int64_t id, int64_t conversation_id) = 0;
+  // Sent messages not yet in their conversation (a crash in between), oldest first.
+  virtual StatusOr<std::vector<OutgoingMessage>> UnstoredSentOutgoing(int limit) = 0;
+  // Failed (or queued) -> queued, due now. kNotFound; kFailedPrecondition
+  // when it is sending or sent.
+  virtual Status RetryOutgoing(int64_t id, int64_t now) = 0;
+
+  // Removes finished runs with their logs, and sent or failed outgoing
+  // messages, last updated before `before`.
+  virtual StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) = 0;
 };
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending

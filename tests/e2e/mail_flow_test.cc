@@ -475,7 +475,7 @@ TEST_F(MailFlowTest, KillNineAtRandomMomentsNeverLosesOrDuplicates) {
 
 TEST_F(MailFlowTest, WatchTurnsNewMailIntoAConversationWithoutAPoll) {
   AddAppAccount();
-  AddMailbox("imap", {"--push", "true"});
+  AddMailbox("imap", {"--push"});
   Child watch({"watch", "--poll", "3600"}, env_);
   // Wait for the first IDLE (the watcher says it is waiting).
   std::string line;

@@ -25,6 +25,7 @@
 #include "imap/client.h"
 #include "pipeline/spool.h"
 #include "pipeline/watch.h"
+#include "store/forwarding_store.h"
 #include "store/store.h"
 #include "store/vault.h"
 #include "support/fake_server.h"
@@ -39,142 +40,17 @@ namespace {
 
 // Forwards to a real Store and fails RecordDownloads on demand: a fault injected through
 // the interface (LevelDB's ErrorEnv), not a global hook.
-class FaultyStore : public Store {
+class FaultyStore : public ForwardingStore {
  public:
-  explicit FaultyStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  using ForwardingStore::ForwardingStore;
   bool fail_record_downloads = false;
 
-  std::string_view backend() const override { return inner_->backend(); }
-  StatusOr<int> SchemaVersion() override { return inner_->SchemaVersion(); }
-  Status CreateTransport(const Transport& transport, int64_t now) override {
-    return inner_->CreateTransport(transport, now);
-  }
-  Status UpdateTransport(const Transport& transport) override {
-    return inner_->UpdateTransport(transport);
-  }
-  StatusOr<Transport> GetTransport(std::string_view name) override {
-    return inner_->GetTransport(name);
-  }
-  StatusOr<std::vector<Transport>> ListTransports() override { return inner_->ListTransports(); }
-  Status DeleteTransport(std::string_view name) override { return inner_->DeleteTransport(name); }
-  Status CreateMailbox(const Mailbox& mailbox, int64_t now) override {
-    return inner_->CreateMailbox(mailbox, now);
-  }
-  Status UpdateMailbox(const Mailbox& mailbox) override { return inner_->UpdateMailbox(mailbox); }
-  StatusOr<Mailbox> GetMailbox(std::string_view name) override { return inner_->GetMailbox(name); }
-  StatusOr<std::vector<Mailbox>> ListMailboxes() override { return inner_->ListMailboxes(); }
-  Status DeleteMailbox(std::string_view name) override { return inner_->DeleteMailbox(name); }
-  Status SetMailboxEnabled(std::string_view name, bool enabled) override {
-    return inner_->SetMailboxEnabled(name, enabled);
-  }
-  Status RecordMailboxCheck(std::string_view name, const MailboxCheckState& state) override {
-    return inner_->RecordMailboxCheck(name, state);
-  }
-  StatusOr<std::vector<DownloadedUid>> ListDownloadedUids(int64_t mailbox_id,
-                                                          int64_t uidvalidity) override {
-    return inner_->ListDownloadedUids(mailbox_id, uidvalidity);
-  }
   StatusOr<std::vector<RecordOutcome>> RecordDownloads(int64_t mailbox_id,
                                                        const std::vector<NewDownload>& downloads,
                                                        int64_t now) override {
     if (fail_record_downloads) return Status::Io("the database is unavailable (injected)");
-    return inner_->RecordDownloads(mailbox_id, downloads, now);
+    return ForwardingStore::RecordDownloads(mailbox_id, downloads, now);
   }
-  Status MarkActionsDone(int64_t mailbox_id, int64_t uidvalidity,
-                         const std::vector<std::string>& uids) override {
-    return inner_->MarkActionsDone(mailbox_id, uidvalidity, uids);
-  }
-  StatusOr<Download> GetDownload(int64_t id) override { return inner_->GetDownload(id); }
-  StatusOr<std::vector<Download>> PendingDownloads(int limit) override {
-    return inner_->PendingDownloads(limit);
-  }
-  StatusOr<std::vector<Download>> QuarantinedDownloads() override {
-    return inner_->QuarantinedDownloads();
-  }
-  Status QuarantineDownload(int64_t id, std::string_view reason, int64_t now) override {
-    return inner_->QuarantineDownload(id, reason, now);
-  }
-  Status RequeueDownload(int64_t id) override { return inner_->RequeueDownload(id); }
-  StatusOr<std::vector<std::string>> FinishedSpoolPaths(
-      const std::vector<std::string>& paths) override {
-    return inner_->FinishedSpoolPaths(paths);
-  }
-  StatusOr<std::optional<int64_t>> ConversationByMessageId(std::string_view message_id) override {
-    return inner_->ConversationByMessageId(message_id);
-  }
-  StatusOr<std::optional<int64_t>> ConversationByMask(std::string_view mask) override {
-    return inner_->ConversationByMask(mask);
-  }
-  StatusOr<StoredMessageIds> StoreReceivedMessage(const ReceivedMessage& received,
-                                                  int64_t now) override {
-    return inner_->StoreReceivedMessage(received, now);
-  }
-  StatusOr<std::vector<Conversation>> ListConversations(int limit, int offset) override {
-    return inner_->ListConversations(limit, offset);
-  }
-  StatusOr<Conversation> GetConversation(int64_t id) override {
-    return inner_->GetConversation(id);
-  }
-  StatusOr<std::vector<MessageRecord>> ConversationMessages(int64_t conversation_id) override {
-    return inner_->ConversationMessages(conversation_id);
-  }
-  StatusOr<std::string> AttachmentData(std::string_view sha256) override {
-    return inner_->AttachmentData(sha256);
-  }
-  StatusOr<std::vector<UndeliverableAddress>> ListUndeliverable() override {
-    return inner_->ListUndeliverable();
-  }
-  StatusOr<int64_t> StartRun(std::string_view job, std::string_view subject, int64_t now) override {
-    return inner_->StartRun(job, subject, now);
-  }
-  Status AppendRunLog(int64_t run_id, const std::vector<RunLogLine>& lines) override {
-    return inner_->AppendRunLog(run_id, lines);
-  }
-  Status FinishRun(int64_t run_id, std::string_view status, std::string_view summary,
-                   int64_t now) override {
-    return inner_->FinishRun(run_id, status, summary, now);
-  }
-  StatusOr<std::vector<Run>> ListRuns(std::string_view job, int limit) override {
-    return inner_->ListRuns(job, limit);
-  }
-  StatusOr<std::vector<RunLogLine>> RunLog(int64_t run_id) override {
-    return inner_->RunLog(run_id);
-  }
-  Status CreateAccount(const Account& account, int64_t now) override {
-    return inner_->CreateAccount(account, now);
-  }
-  StatusOr<Account> GetAccount(std::string_view name) override { return inner_->GetAccount(name); }
-  StatusOr<std::vector<Account>> ListAccounts() override { return inner_->ListAccounts(); }
-  Status DeleteAccount(std::string_view name) override { return inner_->DeleteAccount(name); }
-  Status UpdateAccount(std::string_view name, const AccountUpdate& update) override {
-    return inner_->UpdateAccount(name, update);
-  }
-  StatusOr<bool> TryAcquireRefreshLease(std::string_view name, std::string_view holder, int64_t now,
-                                        int64_t ttl, std::string_view steal_from) override {
-    return inner_->TryAcquireRefreshLease(name, holder, now, ttl, steal_from);
-  }
-  StatusOr<std::string> RefreshLeaseHolder(std::string_view name, int64_t now) override {
-    return inner_->RefreshLeaseHolder(name, now);
-  }
-  Status ReleaseRefreshLease(std::string_view name, std::string_view holder) override {
-    return inner_->ReleaseRefreshLease(name, holder);
-  }
-  StatusOr<int64_t> RaiseAlert(std::string_view kind, std::string_view subject,
-                               std::string_view message, int64_t now) override {
-    return inner_->RaiseAlert(kind, subject, message, now);
-  }
-  Status ResolveAlerts(std::string_view subject, int64_t now) override {
-    return inner_->ResolveAlerts(subject, now);
-  }
-  StatusOr<std::vector<Alert>> ListAlerts(bool open_only) override {
-    return inner_->ListAlerts(open_only);
-  }
-  Status ResealSecrets(std::shared_ptr<const Vault> next) override {
-    return inner_->ResealSecrets(next);
-  }
-
- private:
-  std::unique_ptr<Store> inner_;
 };
 
 }  // namespace
@@ -506,6 +382,31 @@ TEST(CheckerImapTest, DownloadsEveryMessageOnceByteForByte) {
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ((*runs)[0].status, "ok");
   EXPECT_EQ((*runs)[1].summary.rfind("12 downloaded, 0 duplicates", 0), 0u) << (*runs)[1].summary;
+}
+
+// At most max_messages_per_run per run, oldest first; the rest waits for the next run.
+TEST(CheckerImapTest, TakesAtMostTheRunLimitOldestFirst) {
+  const std::string user = testing::UniqueUser("chk-limit");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(testing::DeliverByLmtp(user, TestMessage(i)).ok());
+  Harness h;
+  store::Mailbox m = h.Imap(user, "keep");
+  m.max_messages_per_run = 2;
+  ASSERT_TRUE(h.db->UpdateMailbox(m).ok());
+  const std::vector<uint32_t> uids = Inspect(user).all;
+  ASSERT_EQ(uids.size(), 5u);
+  std::vector<std::size_t> per_run;
+  for (int run = 0; run < 4; ++run) {
+    const CheckResult r = h.Check(m);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    per_run.push_back(r.downloaded);
+    if (run == 0) {
+      std::set<std::string> first;
+      for (const auto& d : h.Downloads()) first.insert(d.uid);
+      EXPECT_EQ(first, (std::set<std::string>{std::to_string(uids[0]), std::to_string(uids[1])}));
+    }
+  }
+  EXPECT_EQ(per_run, (std::vector<std::size_t>{2, 2, 1, 0}));
+  EXPECT_TRUE(h.Logged("3 more wait for the next run (at most 2 per run)")) << h.AllLines();
 }
 
 struct ActionCase {
@@ -962,6 +863,7 @@ TEST(CheckerPop3Test, DownloadsThenDeletesAtQuit) {
   EXPECT_TRUE(Inspect(user).all.empty());
   EXPECT_TRUE(h.Logged("Authenticated as " + user + " with XOAUTH2")) << h.AllLines();
   EXPECT_TRUE(h.Logged("Deleted 5 messages from the server")) << h.AllLines();
+  EXPECT_TRUE(h.Logged("Downloaded message 1 (")) << h.AllLines();
 
   ASSERT_TRUE(testing::DeliverByLmtp(user, TestMessage(99)).ok());
   const CheckResult again = h.Check(m);
@@ -1008,6 +910,100 @@ TEST(CheckerPop3Test, OversizedMessageStaysWithItsSenderInTheAlert) {
   EXPECT_NE(alerts[0].message.find("Big Sender"), std::string::npos) << alerts[0].message;
 }
 
+// The same over POP3: RETR cut short. The next session deletes message 1 (recorded
+// before) and takes message 2; both deletions are noted only after QUIT.
+TEST(CheckerPop3Test, DroppedConnectionMidMessageRecordsNothingPartial) {
+  auto greet = [](testing::Script& s) -> testing::Script& {
+    return s.Send("+OK ready")
+        .Expect("CAPA")
+        .Send("+OK")
+        .Send("USER")
+        .Send("UIDL")
+        .Send("TOP")
+        .Send(".")
+        .Expect("USER user@example.test")
+        .Send("+OK")
+        .Expect("PASS pw")
+        .Send("+OK Logged in.")
+        .Expect("UIDL")
+        .Send("+OK")
+        .Send("1 uid-one")
+        .Send("2 uid-two")
+        .Send(".")
+        .Expect("LIST")
+        .Send("+OK")
+        .Send("1 " + std::to_string(std::string(kMessage1).size()))
+        .Send("2 " + std::to_string(std::string(kMessage2).size()))
+        .Send(".");
+  };
+  testing::Script first;
+  greet(first)
+      .Expect("RETR 1")
+      .Send("+OK")
+      .Send("Subject: one")
+      .Send("")
+      .Send("first message")
+      .Send(".")
+      .Expect("RETR 2")
+      .Send("+OK")
+      .Send("Subject: two")
+      .Close();
+  testing::Script second;
+  greet(second)
+      .Expect("DELE 1")
+      .Send("+OK")
+      .Expect("RETR 2")
+      .Send("+OK")
+      .Send("Subject: two")
+      .Send("")
+      .Send("the second message, cut short")
+      .Send(".")
+      .Expect("DELE 2")
+      .Send("+OK")
+      .Expect("QUIT")
+      .Send("+OK Bye");
+  testing::FakeServer server(std::vector<testing::Script>{first, second},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "scripted pop3";
+  m.protocol = "pop3";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "delete";
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  const CheckResult r = h.Check(m);
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.kind(), Status::Kind::kConnect) << r.status.ToString();
+  auto downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 1u);
+  EXPECT_EQ(downloads[0].uid, "uid-one");
+  EXPECT_FALSE(downloads[0].action_done);
+  EXPECT_EQ(ReadFile(downloads[0].spool_path), kMessage1);
+  EXPECT_EQ(FilesIn(h.spool->dir() + "/tmp"), 0u);
+
+  const CheckResult next = h.Check(m);
+  ASSERT_TRUE(next.status.ok()) << next.status.ToString() << "\n" << h.AllLines();
+  EXPECT_EQ(next.downloaded, 1u);
+  EXPECT_EQ(next.actions_applied, 2u);
+  EXPECT_EQ(server.Finish(), "");
+  downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 2u);
+  std::map<std::string, std::string> bodies;
+  for (const auto& d : downloads) {
+    EXPECT_TRUE(d.action_done);
+    bodies[d.uid] = ReadFile(d.spool_path);
+  }
+  EXPECT_EQ(bodies["uid-one"], kMessage1);
+  EXPECT_EQ(bodies["uid-two"], kMessage2);
+}
+
 // --- IMAP IDLE --------------------------------------------------------------------------
 
 TEST(CheckerWatchTest, IdleDownloadsNewMailWithinSeconds) {
@@ -1048,6 +1044,150 @@ TEST(CheckerWatchTest, IdleDownloadsNewMailWithinSeconds) {
   EXPECT_EQ(calls, 2) << h.AllLines();
   EXPECT_EQ(h.Downloads().size(), 2u);
   EXPECT_TRUE(Inspect(user).all.empty());
+}
+
+// A server without IDLE: the watch falls back to polling, each poll a check of its own.
+TEST(CheckerWatchTest, WithoutIdleItPolls) {
+  constexpr char kNoIdle[] = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS] ready";
+  const std::string body = kMessage1;
+  testing::Script empty;
+  empty.Send(kNoIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 0 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 LOGOUT")
+      .Send("* BYE Logging out")
+      .Send("A3 OK Logout completed");
+  testing::Script one;
+  one.Send(kNoIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 1 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 UID SEARCH ALL")
+      .Send("* SEARCH 7")
+      .Send("A3 OK Search completed")
+      .Expect("A4 UID FETCH 7 (UID RFC822.SIZE)")
+      .Send("* 1 FETCH (UID 7 RFC822.SIZE " + std::to_string(body.size()) + ")")
+      .Send("A4 OK Fetch completed")
+      .Expect("A5 UID FETCH 7 (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])")
+      .SendRaw(FetchedBody(1, 7, body))
+      .Send("A5 OK Fetch completed")
+      .Expect("A6 LOGOUT")
+      .Send("* BYE Logging out")
+      .Send("A6 OK Logout completed");
+  testing::FakeServer server(std::vector<testing::Script>{empty, one},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "polled";
+  m.protocol = "imap";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "keep";
+  m.push = true;
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  asio::io_context io;
+  int calls = 0;
+  std::function<void()> on_new_mail = [&] {
+    ++calls;
+    io.stop();
+  };
+  asio::co_spawn(io,
+                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(1)),
+                 [&](std::exception_ptr, Status) { io.stop(); });
+  asio::steady_timer deadline(io, std::chrono::seconds(20));
+  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
+  io.run();
+  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(server.Finish(), "");
+  const auto downloads = h.Downloads();
+  ASSERT_EQ(downloads.size(), 1u);
+  EXPECT_EQ(ReadFile(downloads[0].spool_path), body);
+  auto runs = h.db->ListRuns("check", 10);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 2u);
+}
+
+// Exchange ends an IDLE session when the access token expires: the watch reconnects at
+// once (with a fresh token) and goes on.
+TEST(CheckerWatchTest, ReconnectsWhenTheServerSaysBye) {
+  constexpr char kIdle[] = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN UIDPLUS IDLE] ready";
+  const std::string body = kMessage1;
+  testing::Script ended;
+  ended.Send(kIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 0 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 IDLE")
+      .Send("+ idling")
+      .Send("* BYE Session invalidated - AccessTokenExpired")
+      .Close();
+  testing::Script next;
+  next.Send(kIdle)
+      .Expect("A1 AUTHENTICATE PLAIN *")
+      .Send("A1 OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] Logged in")
+      .Expect("A2 SELECT INBOX")
+      .Send("* 1 EXISTS")
+      .Send("* OK [UIDVALIDITY 5] UIDs valid")
+      .Send("A2 OK [READ-WRITE] Select completed")
+      .Expect("A3 UID SEARCH ALL")
+      .Send("* SEARCH 7")
+      .Send("A3 OK Search completed")
+      .Expect("A4 UID FETCH 7 (UID RFC822.SIZE)")
+      .Send("* 1 FETCH (UID 7 RFC822.SIZE " + std::to_string(body.size()) + ")")
+      .Send("A4 OK Fetch completed")
+      .Expect("A5 UID FETCH 7 (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])")
+      .SendRaw(FetchedBody(1, 7, body))
+      .Send("A5 OK Fetch completed");
+  testing::FakeServer server(std::vector<testing::Script>{ended, next},
+                             testing::FakeServer::Options());
+  Harness h;
+  store::Mailbox m;
+  m.name = "watched";
+  m.protocol = "imap";
+  m.host = "127.0.0.1";
+  m.port = server.port();
+  m.encryption = "none";
+  m.username = "user@example.test";
+  m.auth = "password";
+  m.password = store::Secret("pw");
+  m.after_download = "keep";
+  m.push = true;
+  m.timeout_seconds = 10;
+  m = h.Create(m);
+
+  asio::io_context io;
+  int calls = 0;
+  std::function<void()> on_new_mail = [&] {
+    ++calls;
+    io.stop();
+  };
+  asio::co_spawn(io,
+                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(60)),
+                 [&](std::exception_ptr, Status) { io.stop(); });
+  asio::steady_timer deadline(io, std::chrono::seconds(20));
+  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
+  io.run();
+  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(server.Finish(), "");
+  ASSERT_EQ(h.Downloads().size(), 1u);
+  // The BYE is not a failed check: the mailbox shows no error.
+  EXPECT_EQ(h.Get(m.name).consecutive_failures, 0);
 }
 
 }  // namespace
