@@ -61,7 +61,8 @@ void CheckReply(const Reply& r) {
   for (std::size_t i = 0; i < ext.auth.size(); ++i) {
     Check(!ext.auth[i].empty());
     for (char c : ext.auth[i]) {
-      Check(c != ' ' && std::toupper(static_cast<unsigned char>(c)) == c);
+      const auto u = static_cast<unsigned char>(c);
+      Check(u != ' ' && std::toupper(u) == u);
     }
     for (std::size_t j = i + 1; j < ext.auth.size(); ++j) Check(ext.auth[i] != ext.auth[j]);
   }
