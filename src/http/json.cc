@@ -27,7 +27,13 @@ std::optional<int64_t> GetInt(const boost::json::object& o, std::string_view key
   const auto& v = it->value();
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64()) return static_cast<int64_t>(v.as_uint64());
-  if (v.is_double()) return static_cast<int64_t>(v.as_double());
+  if (v.is_double()) {
+    // Converting a double outside int64's range (1e300, NaN) is undefined
+    // behaviour; such a number is no usable count of seconds anyway.
+    const double d = v.as_double();
+    if (!(d > -9.2e18 && d < 9.2e18)) return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
   if (v.is_string()) {
     const auto& s = v.as_string();
     int64_t n = 0;

@@ -1,7 +1,7 @@
 #include "oauth/token_endpoint.h"
 
+#include <cctype>
 #include <charconv>
-#include <regex>
 
 #include "http/json.h"
 
@@ -20,27 +20,57 @@ bool IsPermanentOAuthError(std::string_view error) {
   return false;
 }
 
+namespace {
+
+// The provider's words go into error messages, logs and terminals: no control
+// characters (a line break or an escape sequence would forge a log line or
+// repaint a terminal), and a bounded length.
+std::string Printable(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+// "AADSTS700082: The refresh token ..." -> "AADSTS700082", and `desc` keeps the
+// rest. By hand rather than std::regex: libstdc++'s regex recurses once per
+// character, and a description of some 50,000 digits overflowed the stack
+// (fuzz/corpus/oauth_response/regression-aadsts-digits).
+std::string TakeAadstsCode(std::string& desc) {
+  constexpr std::string_view kPrefix = "AADSTS";
+  if (desc.compare(0, kPrefix.size(), kPrefix) != 0) return "";
+  std::size_t i = kPrefix.size();
+  while (i < desc.size() && std::isdigit(static_cast<unsigned char>(desc[i]))) ++i;
+  if (i == kPrefix.size() || i >= desc.size() || desc[i] != ':') return "";
+  std::string code = desc.substr(0, i);
+  ++i;
+  while (i < desc.size() && std::isspace(static_cast<unsigned char>(desc[i]))) ++i;
+  desc.erase(0, i);
+  return code;
+}
+
+}  // namespace
+
 bool ParseOAuthError(std::string_view body, OAuthError& e) {
   auto o = http::ParseJsonObject(body, "error");
   if (!o.ok()) return false;
   auto err = http::GetString(*o, "error");
   if (!err || err->empty()) return false;
-  e.error = *err;
+  e.error = Printable(*err, 100);
   std::string desc = http::GetString(*o, "error_description").value_or("");
   // Microsoft appends "\r\nTrace ID: ...\r\nCorrelation ID: ..." lines.
   desc = desc.substr(0, desc.find_first_of("\r\n"));
-  static const std::regex kCode("^(AADSTS[0-9]+):\\s*");
-  std::smatch m;
-  if (std::regex_search(desc, m, kCode)) {
-    e.code = m[1];
-    desc = m.suffix();
+  if (std::string code = TakeAadstsCode(desc); !code.empty()) {
+    e.code = Printable(code, 20);
   } else if (auto it = o->find("error_codes"); it != o->end() && it->value().is_array() &&
                                                !it->value().as_array().empty() &&
                                                it->value().as_array()[0].is_int64()) {
     e.code = "AADSTS" + std::to_string(it->value().as_array()[0].as_int64());
   }
-  if (desc.size() > 500) desc = desc.substr(0, 500) + "...";
-  e.description = desc;
+  e.description = Printable(desc, 500);
   return true;
 }
 

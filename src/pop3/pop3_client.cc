@@ -25,31 +25,6 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return it != hay.end();
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-bool ParseNumber(std::string_view s, std::uint64_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
 std::string Quoted(std::string_view server_text) {
   std::string t(server_text.substr(0, 300));
   return "\"" + t + "\"";
@@ -160,18 +135,11 @@ asio::awaitable<Status> Client::Open() {
 asio::awaitable<StatusOr<Client::Reply>> Client::ReadReply() {
   auto line = co_await conn_->ReadLine();
   if (!line.ok()) co_return Checked(line.status());
+  auto parsed = ParseStatusLine(*line);
+  if (!parsed.ok()) co_return Checked(parsed.status());
   Reply r;
-  if (StartsWith(*line, "+OK")) {
-    r.ok = true;
-    r.text = line->substr(3);
-  } else if (StartsWith(*line, "-ERR")) {
-    r.text = line->substr(4);
-  } else {
-    co_return Checked(
-        Status::Protocol("the POP3 server sent " + Quoted(line->substr(0, 80)) +
-                         " where +OK or -ERR was due; check that the port is a POP3 port"));
-  }
-  if (!r.text.empty() && r.text[0] == ' ') r.text.erase(0, 1);
+  r.ok = parsed->ok;
+  r.text = std::move(parsed->text);
   co_return r;
 }
 
@@ -193,10 +161,9 @@ asio::awaitable<Status> Client::ReadMultiline(std::function<Status(std::string_v
       line = co_await conn_->ReadLineUntraced();
     }
     if (!line.ok()) co_return Checked(line.status().WithContext("in a multi-line POP3 answer"));
-    std::string_view l = *line;
-    if (l == ".") co_return Status::Ok();
-    if (!l.empty() && l[0] == '.') l.remove_prefix(1);  // RFC 1939 §3 byte-stuffing
-    MAILGATE_CO_RETURN_IF_ERROR(on_line(l));
+    const std::optional<std::string_view> l = UnstuffLine(*line);
+    if (!l) co_return Status::Ok();
+    MAILGATE_CO_RETURN_IF_ERROR(on_line(*l));
   }
 }
 
@@ -208,24 +175,7 @@ asio::awaitable<Status> Client::ReadCapabilities() {
   caps_.capa_ok = true;
   co_return co_await ReadMultiline(
       [this](std::string_view line) {
-        std::vector<std::string_view> w = Words(line);
-        if (w.empty()) return Status::Ok();
-        const std::string tag = Upper(w[0]);
-        if (tag == "STLS") {
-          caps_.stls = true;
-        } else if (tag == "PIPELINING") {
-          caps_.pipelining = true;
-        } else if (tag == "USER") {
-          caps_.user = true;
-        } else if (tag == "UIDL") {
-          caps_.uidl = true;
-        } else if (tag == "TOP") {
-          caps_.top = true;
-        } else if (tag == "SASL") {
-          for (std::size_t i = 1; i < w.size(); ++i) caps_.sasl.emplace_back(w[i]);
-        } else if (tag == "IMPLEMENTATION") {
-          caps_.implementation = std::string(line.substr(std::min(line.size(), w[0].size() + 1)));
-        }
+        ParseCapaLine(line, caps_);
         return Status::Ok();
       },
       true);
@@ -377,13 +327,7 @@ asio::awaitable<StatusOr<MailboxStat>> Client::Stat() {
   auto r = co_await Command("STAT\r\n");
   if (!r.ok()) co_return r.status();
   if (!r->ok) co_return ErrorFor("STAT", *r);
-  std::vector<std::string_view> w = Words(r->text);
-  MailboxStat st;
-  if (w.size() < 2 || !ParseNumber(w[0], st.count) || !ParseNumber(w[1], st.octets)) {
-    co_return Status::Protocol("the POP3 server sent a malformed STAT answer " + Quoted(r->text) +
-                               "; the server is broken");
-  }
-  co_return st;
+  co_return ParseStat(r->text);
 }
 
 asio::awaitable<StatusOr<std::vector<ListEntry>>> Client::List() {
@@ -393,11 +337,9 @@ asio::awaitable<StatusOr<std::vector<ListEntry>>> Client::List() {
   std::vector<ListEntry> out;
   Status s = co_await ReadMultiline(
       [&out](std::string_view line) {
-        std::vector<std::string_view> w = Words(line);
-        ListEntry e;
-        if (w.size() < 2 || !ParseNumber(w[0], e.number) || !ParseNumber(w[1], e.octets))
-          return Status::Protocol("malformed LIST line from the POP3 server");
-        out.push_back(e);
+        auto e = ParseListLine(line);
+        if (!e.ok()) return e.status();
+        out.push_back(*e);
         return Status::Ok();
       },
       true);
@@ -412,12 +354,9 @@ asio::awaitable<StatusOr<std::vector<UidlEntry>>> Client::Uidl() {
   std::vector<UidlEntry> out;
   Status s = co_await ReadMultiline(
       [&out](std::string_view line) {
-        std::vector<std::string_view> w = Words(line);
-        UidlEntry e;
-        if (w.size() < 2 || !ParseNumber(w[0], e.number))
-          return Status::Protocol("malformed UIDL line from the POP3 server");
-        e.uid = std::string(w[1]);
-        out.push_back(std::move(e));
+        auto e = ParseUidlLine(line);
+        if (!e.ok()) return e.status();
+        out.push_back(std::move(e).value());
         return Status::Ok();
       },
       true);

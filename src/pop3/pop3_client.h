@@ -9,7 +9,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,37 +17,10 @@
 
 #include "base/status.h"
 #include "net/connection.h"
+#include "pop3/reply_parser.h"
 #include "sasl/sasl.h"
 
 namespace mailgate::pop3 {
-
-// What CAPA announced (RFC 2449 §6). capa_ok is false when the server does not
-// know CAPA; the other fields are then unknown, not "absent".
-struct Capabilities {
-  bool capa_ok = false;
-  bool stls = false;
-  bool pipelining = false;
-  bool user = false;
-  bool uidl = false;
-  bool top = false;
-  std::vector<std::string> sasl;  // SASL mechanism names
-  std::string implementation;
-};
-
-struct MailboxStat {
-  std::uint64_t count = 0;
-  std::uint64_t octets = 0;
-};
-
-struct ListEntry {
-  std::uint64_t number = 0;
-  std::uint64_t octets = 0;
-};
-
-struct UidlEntry {
-  std::uint64_t number = 0;
-  std::string uid;
-};
 
 // Receives a message in chunks: CRLF-terminated lines, dot-unstuffed.
 using MessageSink = std::function<Status(std::string_view chunk)>;

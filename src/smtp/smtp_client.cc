@@ -15,7 +15,6 @@ namespace {
 // RFC 4954 §4: an AUTH command with its initial response must fit in 512
 // octets (RFC 5321 §4.5.3.1.4 command line limit, CRLF included).
 constexpr std::size_t kMaxAuthLine = 512;
-constexpr std::size_t kMaxReplyLines = 1000;
 constexpr std::size_t kBodyChunk = 64 * 1024;
 
 bool ContainsNoCase(std::string_view hay, std::string_view needle) {
@@ -24,42 +23,6 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
            std::tolower(static_cast<unsigned char>(b));
   });
   return it != hay.end();
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-// RFC 3463: class "." subject "." detail, class 2, 4 or 5.
-std::string EnhancedCode(std::string_view text) {
-  std::size_t i = 0;
-  if (text.empty() || (text[0] != '2' && text[0] != '4' && text[0] != '5')) return "";
-  i = 1;
-  for (int part = 0; part < 2; ++part) {
-    if (i >= text.size() || text[i] != '.') return "";
-    ++i;
-    const std::size_t start = i;
-    while (i < text.size() && i - start < 3 && std::isdigit(static_cast<unsigned char>(text[i])))
-      ++i;
-    if (i == start) return "";
-  }
-  if (i < text.size() && text[i] != ' ') return "";
-  return std::string(text.substr(0, i));
 }
 
 bool HasNonAscii(std::string_view s) {
@@ -84,15 +47,6 @@ bool IsAuthRefusal(int code) {
 }
 
 }  // namespace
-
-std::string Reply::Text() const {
-  std::string out;
-  for (const std::string& l : lines) {
-    if (!out.empty()) out += ' ';
-    out += l;
-  }
-  return out;
-}
 
 Status ReplyError(std::string_view during, const Reply& reply) {
   const std::string said = "the SMTP server refused " + std::string(during) + ": " + Quoted(reply);
@@ -233,40 +187,7 @@ asio::awaitable<Status> Client::Hello() {
   auto r = co_await Command(ehlo);
   if (!r.ok()) co_return r.status();
   if (r->code == 250) {
-    ext_.esmtp = true;
-    for (std::size_t i = 1; i < r->lines.size(); ++i) {
-      std::vector<std::string_view> w = Words(r->lines[i]);
-      if (w.empty()) continue;
-      std::string key = Upper(w[0]);
-      std::vector<std::string_view> args(w.begin() + 1, w.end());
-      if (key.rfind("AUTH=", 0) == 0) {  // pre-RFC 4954 form, still sent by some servers
-        args.insert(args.begin(), w[0].substr(5));
-        key = "AUTH";
-      }
-      if (key == "PIPELINING") {
-        ext_.pipelining = true;
-      } else if (key == "STARTTLS") {
-        ext_.starttls = true;
-      } else if (key == "8BITMIME") {
-        ext_.eightbitmime = true;
-      } else if (key == "SMTPUTF8") {
-        ext_.smtputf8 = true;
-      } else if (key == "ENHANCEDSTATUSCODES") {
-        ext_.enhanced_status_codes = true;
-      } else if (key == "CHUNKING") {
-        ext_.chunking = true;
-      } else if (key == "SIZE") {
-        std::uint64_t n = 0;
-        if (!args.empty()) std::from_chars(args[0].data(), args[0].data() + args[0].size(), n);
-        ext_.size = n;
-      } else if (key == "AUTH") {
-        for (std::string_view a : args) {
-          const std::string name = Upper(a);
-          if (std::find(ext_.auth.begin(), ext_.auth.end(), name) == ext_.auth.end())
-            ext_.auth.push_back(name);
-        }
-      }
-    }
+    ext_ = ParseEhlo(*r);
     co_return Status::Ok();
   }
   if (r->code >= 500) {
@@ -281,31 +202,14 @@ asio::awaitable<Status> Client::Hello() {
 }
 
 asio::awaitable<StatusOr<Reply>> Client::ReadReply() {
-  Reply reply;
-  for (std::size_t n = 0; n < kMaxReplyLines; ++n) {
+  ReplyReader reader;
+  for (;;) {
     auto line = co_await conn_->ReadLine();
     if (!line.ok()) co_return Checked(line.status());
-    const std::string& l = *line;
-    int code = 0;
-    const bool digits = l.size() >= 3 && std::all_of(l.begin(), l.begin() + 3,
-                                                     [](char c) { return c >= '0' && c <= '9'; });
-    if (digits) code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-    if (!digits || code < 200 || code > 599 || (l.size() > 3 && l[3] != ' ' && l[3] != '-')) {
-      co_return Checked(Status::Protocol("the SMTP server sent \"" + l.substr(0, 80) +
-                                         "\", which is not an SMTP reply; check that the port is "
-                                         "an SMTP port"));
-    }
-    if (n > 0 && code != reply.code) {
-      co_return Checked(
-          Status::Protocol("the SMTP server changed the reply code within a "
-                           "multi-line reply; the server is broken"));
-    }
-    reply.code = code;
-    reply.lines.push_back(l.size() > 4 ? l.substr(4) : "");
-    if (n == 0) reply.enhanced = EnhancedCode(reply.lines.back());
-    if (l.size() <= 3 || l[3] == ' ') co_return reply;
+    StatusOr<bool> done = reader.Feed(*line);
+    if (!done.ok()) co_return Checked(done.status());
+    if (*done) co_return std::move(reader.reply());
   }
-  co_return Checked(Status::Protocol("the SMTP server sent a reply of more than 1000 lines"));
 }
 
 asio::awaitable<StatusOr<Reply>> Client::Command(std::string_view line, std::string_view trace_as) {

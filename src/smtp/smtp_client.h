@@ -19,31 +19,9 @@
 #include "base/status.h"
 #include "net/connection.h"
 #include "sasl/sasl.h"
+#include "smtp/reply_parser.h"
 
 namespace mailgate::smtp {
-
-// One (possibly multi-line) reply.
-struct Reply {
-  int code = 0;
-  std::string enhanced;            // "5.7.139" when the reply carries one, else ""
-  std::vector<std::string> lines;  // text of each line, after "NNN-" / "NNN "
-  // The text of all lines joined by a space, for messages.
-  std::string Text() const;
-  bool positive() const { return code >= 200 && code < 400; }
-};
-
-// What EHLO announced.
-struct Extensions {
-  bool esmtp = false;  // EHLO was accepted (false: HELO fallback)
-  bool pipelining = false;
-  bool starttls = false;
-  bool eightbitmime = false;
-  bool smtputf8 = false;
-  bool enhanced_status_codes = false;
-  bool chunking = false;
-  std::optional<std::uint64_t> size;  // SIZE limit; 0 means "no fixed limit"
-  std::vector<std::string> auth;      // SASL mechanism names
-};
 
 struct ClientOptions {
   std::string helo_name;  // our name in EHLO; empty: this machine's host name
