@@ -112,6 +112,9 @@ std::string RenderAccountsPage(const PageFrame& frame, const std::vector<store::
                     "optional; for confidential clients; never shown again", "password");
   body += TextField("tenant", "Tenant", f.tenant,
                     "Microsoft: common, organizations, a tenant ID or domain");
+  body += TextField("authority", "Authority", f.authority,
+                    "Microsoft only; blank: https://login.microsoftonline.com (sovereign clouds "
+                    "differ)");
   body += TextField("scopes", "Scopes", Join(f.scopes),
                     "space-separated; blank: the provider's defaults");
   body += TextField("auth_url", "Authorization URL", f.auth_url, "generic only");
@@ -257,6 +260,7 @@ void AddAccountPages(Console::State& s) {
     a.client_id = Param(ctx.form, "client_id");
     a.client_secret = store::Secret(Param(ctx.form, "client_secret"));
     a.tenant = Param(ctx.form, "tenant");
+    a.authority = Param(ctx.form, "authority");
     a.scopes = SplitWords(Param(ctx.form, "scopes"));
     a.auth_url = Param(ctx.form, "auth_url");
     a.token_url = Param(ctx.form, "token_url");
