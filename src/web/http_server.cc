@@ -8,8 +8,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -67,15 +69,24 @@ BeastResponse ToBeast(const BeastRequest& req, HttpResponse res) {
   return out;
 }
 
-// Waits for a response that comes later (HttpResponse::later).
+// Waits for a response that comes later (HttpResponse::later). The answer is
+// posted back to this connection's executor, never resumed inline from inside
+// whatever produced it (a test's own coroutine completing), and the
+// initiation is a named object: g++ 12 mishandles a lambda temporary inside a
+// co_await expression.
 asio::awaitable<HttpResponse> AwaitLater(
     std::function<void(std::function<void(HttpResponse)>)> start) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
-      [start = std::move(start)](auto handler) mutable {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        start([h](HttpResponse r) mutable { (*h)(std::move(r)); });
-      },
-      asio::use_awaitable);
+  auto ex = co_await asio::this_coro::executor;
+  auto initiate = [start = std::move(start), ex](auto handler) mutable {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    start([h, ex](HttpResponse r) mutable {
+      asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+    });
+  };
+  HttpResponse response =
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
+          std::move(initiate), asio::use_awaitable);
+  co_return response;
 }
 
 // One connection's requests, over plain TCP or TLS.

@@ -165,11 +165,17 @@ HttpResponse Connect(Console::State& s, RequestContext& ctx) {
   p.expires_at = now + kPendingLifetime;
   const std::string url = p.request.url;
   s.pending[p.request.state] = std::move(p);
-  HttpResponse r;
-  r.status = 303;
-  r.content_type = "text/plain; charset=utf-8";
-  r.headers.emplace_back("Location", url);
-  return r;
+  // A page that moves on to the provider, not a 303: the console's CSP
+  // (form-action 'self') forbids a form submission from ending up on
+  // another origin, while a navigation the page starts itself is allowed.
+  std::string body = "<h1>Connecting account '" + EscapeHtml(name) + "'</h1>";
+  body +=
+      "<p>Continuing to the identity provider to sign in&hellip; "
+      "<a id=\"continue-sign-in\" href=\"";
+  body += EscapeHtml(url);
+  body += "\">Continue</a></p>";
+  PageFrame frame{"Connecting " + name, "", "", "", 1, url};
+  return HttpResponse::Html(RenderPage(frame, body), 200);
 }
 
 HttpResponse CallbackPage(std::string_view title, const std::string& body_html, bool ok) {
