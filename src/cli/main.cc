@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   cli::RegisterProbeCommand(app, state);
   cli::RegisterTransportCommand(app, state);
   cli::RegisterMailboxCommand(app, state);
+  cli::RegisterAdminCommand(app, state);
   cli::RegisterMailCommands(app, state);
 
   try {

@@ -19,7 +19,10 @@
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "pipeline/spool.h"
+#include "serve/actions.h"
+#include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "web/console_actions.h"
 #include "web/http_server.h"
 
 namespace mailgate::cli {
@@ -63,6 +66,54 @@ class ShutdownWatchdog {
   std::thread thread_;
 };
 
+// The console's buttons, backed by the scheduler's store and actions. Used
+// from the web server's thread only.
+class ServeConsoleActions final : public web::ConsoleActions {
+ public:
+  ServeConsoleActions(store::Store& store, serve::Worker& worker)
+      : store_(store), actions_(store, [&worker] { worker.WakeProcessor(); }) {}
+
+  std::vector<web::JobInfo> Jobs() override {
+    std::vector<web::JobInfo> out;
+    auto jobs = store_.ListJobs(static_cast<int64_t>(::time(nullptr)));
+    if (!jobs.ok()) {
+      spdlog::warn("console: listing jobs: {}", jobs.status().message());
+      return web::DefaultJobs();
+    }
+    for (const store::Job& j : *jobs) {
+      out.push_back(
+          {j.name, Title(j.name), j.enabled, j.interval_seconds, j.last_run_at, j.next_run_at});
+    }
+    return out;
+  }
+  Status RunJobNow(std::string_view job) override { return actions_.RunJobNow(std::string(job)); }
+  StatusOr<int64_t> QueueReply(int64_t conversation_id, web::ReplyDraft draft) override {
+    serve::ReplyDraft d;
+    d.from = std::move(draft.from);
+    d.to = std::move(draft.to);
+    d.cc = std::move(draft.cc);
+    d.subject = std::move(draft.subject);
+    d.text_body = std::move(draft.body);
+    d.transport = std::move(draft.transport);
+    return actions_.QueueReply(conversation_id, d);
+  }
+  Status Reprocess(int64_t download_id) override { return actions_.Reprocess(download_id); }
+
+ private:
+  // The seed's names for the jobs.
+  static std::string Title(const std::string& job) {
+    if (job == "check") return "Mailbox Checker and Email Downloader";
+    if (job == "process") return "Inbound Email Message Processor";
+    if (job == "outgoing") return "Outgoing Mail Queue";
+    if (job == "tokens") return "Connected Account Token Refresher";
+    if (job == "maintenance") return "Maintenance";
+    return job;
+  }
+
+  store::Store& store_;
+  serve::ConsoleActions actions_;
+};
+
 int RunServe(const GlobalOptions& g, ServeArgs& args) {
   if (!args.log_format.empty()) {
     Status s = SetLogFormat(args.log_format);
@@ -100,8 +151,20 @@ int RunServe(const GlobalOptions& g, ServeArgs& args) {
     std::printf("Mailgate worker: %s\n", worker.holder().c_str());
     std::fflush(stdout);
   };
+  args.web.on_admin_created = [](const std::string& user, const std::string& password) {
+    std::printf("Console administrator: %s / %s (change it with `mailgate admin set-password`)\n",
+                user.c_str(), password.c_str());
+    std::fflush(stdout);
+  };
+  const pipeline::ConnectEnv env = MakeConnectEnv(*session, g);
+  args.web.ca_file = env.ca_file;
+  args.web.tokens = env.tokens;
+  args.web.http = session->http.get();
+  args.web.token_manager = session->tokens.get();
+  args.web.metrics = [] { return serve::MetricsText(); };
+  ServeConsoleActions actions(**web_store, worker);
   // Serves until SIGINT or SIGTERM.
-  Status served = web::Serve(args.web, **web_store);
+  Status served = web::Serve(args.web, **web_store, actions);
   spdlog::info("stopping: finishing work in flight (at most 10 s)");
   {
     ShutdownWatchdog watchdog(std::chrono::seconds(12));
@@ -163,6 +226,12 @@ void RegisterServeCommand(CLI::App& app, RunState& state) {
   cmd->add_option("--max-checks", args->max_checks,
                   "Mailbox checks this worker runs at the same time")
       ->capture_default_str();
+  cmd->add_option("--tls-cert", args->web.tls_cert_file,
+                  "Serve HTTPS with this PEM certificate chain (with --tls-key)");
+  cmd->add_option("--tls-key", args->web.tls_key_file, "The certificate's PEM private key");
+  cmd->add_option("--public-url", args->web.public_url,
+                  "The console's address as browsers reach it (default: the listening address); "
+                  "https:// marks cookies Secure");
   cmd->add_option("--log-format", args->log_format,
                   "text or json (one JSON object per line; env MAILGATE_LOG_FORMAT)");
   cmd->callback([args, &state] { state.exit_code = RunServe(state.global, *args); });

@@ -340,6 +340,16 @@ struct Worker::Impl {
     env.store = &s;
     env.spool = opts.spool;
     env.echo = EchoToLog;
+    // Every 10 s with nothing to do would fill the run history with empty
+    // runs: a run is recorded only when there is work (or files to sweep).
+    // (Quarantined downloads keep their spool files: those are not work.)
+    auto pending = s.PendingDownloads(1);
+    auto files = opts.spool->List();
+    auto quarantined = s.QuarantinedDownloads();
+    if (pending.ok() && pending->empty() && files.ok() && quarantined.ok() &&
+        files->size() <= quarantined->size()) {
+      return {true, "nothing to process"};
+    }
     pipeline::ProcessResult r = pipeline::ProcessPending(env);
     Count(Counter::kProcessed, static_cast<int64_t>(r.processed));
     Count(Counter::kQuarantined, static_cast<int64_t>(r.quarantined));

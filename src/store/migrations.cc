@@ -204,7 +204,37 @@ CREATE TABLE run_log (
 );
 CREATE INDEX run_log_by_run ON run_log (run_id, id);
 )sql"},
-    // Version 4 is the web console's (added in parallel on its branch).
+    // Version 4 belongs to the web console (src/web); 5 to the scheduler.
+    Migration{4, "console users, sessions, login failures and API tokens",
+              R"sql(
+CREATE TABLE console_users (
+  name TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  password_changed_at BIGINT NOT NULL
+);
+CREATE TABLE console_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX console_sessions_by_user ON console_sessions (user_name);
+CREATE TABLE login_failures (
+  id ID_PRIMARY_KEY,
+  throttle_key TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX login_failures_by_key ON login_failures (throttle_key, at);
+CREATE TABLE api_tokens (
+  name TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
     Migration{5, "scheduler jobs, mailbox leases, outgoing mail",
               R"sql(
 CREATE TABLE jobs (

@@ -6,6 +6,7 @@
 //   sql_store_mail.cc      transports, mailboxes, downloads, runs
 //   sql_store_messages.cc  conversations, messages, attachments, undeliverable
 //   sql_store_serve.cc     scheduler jobs, mailbox leases, outgoing mail
+//   sql_store_web.cc       console users, sessions, login throttling, API tokens
 //
 // Thread safety: as Store (one thread at a time).
 #ifndef MAILGATE_STORE_SQL_STORE_H_
@@ -147,6 +148,28 @@ class SqlStore final : public Store {
   StatusOr<std::vector<OutgoingMessage>> UnstoredSentOutgoing(int limit) override;
   Status RetryOutgoing(int64_t id, int64_t now) override;
   StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) override;
+  // sql_store_web.cc
+  StatusOr<bool> CreateFirstConsoleUser(const ConsoleUser& user, int64_t now) override;
+  Status SetConsolePassword(std::string_view name, std::string_view password_hash,
+                            int64_t now) override;
+  StatusOr<ConsoleUser> GetConsoleUser(std::string_view name) override;
+  Status CreateConsoleSession(const ConsoleSession& session) override;
+  StatusOr<ConsoleSession> GetConsoleSession(std::string_view id_hash, int64_t now) override;
+  Status TouchConsoleSession(std::string_view id_hash, int64_t last_seen_at,
+                             int64_t expires_at) override;
+  Status DeleteConsoleSession(std::string_view id_hash) override;
+  Status PurgeConsoleState(int64_t now, int64_t failures_before) override;
+  Status RecordLoginFailure(std::string_view key, int64_t now) override;
+  StatusOr<LoginFailures> CountLoginFailures(std::string_view key, int64_t since) override;
+  Status ClearLoginFailures(std::string_view key) override;
+  Status CreateApiToken(const ApiToken& token, int64_t now) override;
+  StatusOr<std::vector<ApiToken>> ListApiTokens() override;
+  StatusOr<ApiToken> ApiTokenByHash(std::string_view token_hash) override;
+  Status TouchApiToken(std::string_view name, int64_t now) override;
+  Status RevokeApiToken(std::string_view name) override;
+  StatusOr<std::vector<Conversation>> SearchConversations(std::string_view text, int limit,
+                                                          int offset) override;
+  StatusOr<Run> GetRun(int64_t id) override;
 
  private:
   // Runs `body` (returning Status) in a write transaction: committed when it

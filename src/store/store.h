@@ -391,6 +391,41 @@ struct PurgeCounts {
   int64_t runs = 0, run_log_lines = 0, outgoing = 0;
 };
 
+// --- Console users, sessions and API tokens (web console, src/web) --------
+//
+// Nothing here is a secret the Store must seal: passwords are kept as
+// Argon2id hashes, session ids and API tokens as their SHA-256 (the raw
+// values exist only in the browser's cookie and the API client).
+
+struct ConsoleUser {
+  std::string name;           // unique
+  std::string password_hash;  // crypto_pwhash_str (Argon2id) output
+  int64_t created_at = 0;
+  int64_t password_changed_at = 0;
+};
+
+struct ConsoleSession {
+  std::string id_hash;  // hex SHA-256 of the cookie's session id
+  std::string user;
+  int64_t created_at = 0;
+  int64_t last_seen_at = 0;
+  int64_t expires_at = 0;  // idle expiry: last_seen_at + the idle timeout
+};
+
+// Failed logins for one key ("user:admin", "ip:192.0.2.1") since a time.
+struct LoginFailures {
+  int count = 0;
+  int64_t last_at = 0;  // 0 when count == 0
+};
+
+struct ApiToken {
+  std::string name;        // unique
+  std::string token_hash;  // hex SHA-256 of the whole token ("mg_...")
+  std::string prefix;      // the first characters, to recognise it in lists
+  int64_t created_at = 0;
+  int64_t last_used_at = 0;  // 0: never
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -607,6 +642,47 @@ class Store {
   // Removes finished runs with their logs, and sent or failed outgoing
   // messages, last updated before `before`.
   virtual StatusOr<PurgeCounts> PurgeOlderThan(int64_t before) = 0;
+  // --- Console users, sessions and API tokens (web console) ---------------
+
+  // Creates `user` unless any console user exists; true when it did. Two
+  // processes starting at once create one user between them.
+  virtual StatusOr<bool> CreateFirstConsoleUser(const ConsoleUser& user, int64_t now) = 0;
+  // Sets the password hash of `name`, creating the user when absent, and
+  // ends all its sessions (a changed password logs everyone out).
+  virtual Status SetConsolePassword(std::string_view name, std::string_view password_hash,
+                                    int64_t now) = 0;
+  virtual StatusOr<ConsoleUser> GetConsoleUser(std::string_view name) = 0;  // kNotFound
+
+  // kAlreadyExists on a colliding id hash (never, with 256-bit ids).
+  virtual Status CreateConsoleSession(const ConsoleSession& session) = 0;
+  // kNotFound when absent or expired at `now`.
+  virtual StatusOr<ConsoleSession> GetConsoleSession(std::string_view id_hash, int64_t now) = 0;
+  virtual Status TouchConsoleSession(std::string_view id_hash, int64_t last_seen_at,
+                                     int64_t expires_at) = 0;
+  virtual Status DeleteConsoleSession(std::string_view id_hash) = 0;  // a no-op when absent
+  // Removes expired sessions and login failures older than `failures_before`.
+  virtual Status PurgeConsoleState(int64_t now, int64_t failures_before) = 0;
+
+  // Login throttling, shared by every process on the database.
+  virtual Status RecordLoginFailure(std::string_view key, int64_t now) = 0;
+  virtual StatusOr<LoginFailures> CountLoginFailures(std::string_view key, int64_t since) = 0;
+  virtual Status ClearLoginFailures(std::string_view key) = 0;
+
+  // kAlreadyExists when the name is taken.
+  virtual Status CreateApiToken(const ApiToken& token, int64_t now) = 0;
+  virtual StatusOr<std::vector<ApiToken>> ListApiTokens() = 0;  // by name
+  // kNotFound when no token has this hash (revoked tokens are gone).
+  virtual StatusOr<ApiToken> ApiTokenByHash(std::string_view token_hash) = 0;
+  virtual Status TouchApiToken(std::string_view name, int64_t now) = 0;
+  virtual Status RevokeApiToken(std::string_view name) = 0;  // kNotFound
+
+  // Conversations whose subject or a message's sender address or name
+  // contains `text` (case-insensitive), newest first.
+  virtual StatusOr<std::vector<Conversation>> SearchConversations(std::string_view text, int limit,
+                                                                  int offset) = 0;
+  // One run (the Scheduler's log page). kNotFound.
+  virtual StatusOr<Run> GetRun(int64_t id) = 0;
+  // --- end of console users, sessions and API tokens -----------------------
 };
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending

@@ -437,7 +437,9 @@ TEST_F(AccountTest, ServiceUnavailableBacksOffThenRecovers) {
   BrowserAuthorize("work", user);
   // More failures than one call's attempts: the call fails, the account is
   // degraded, the next call (after the backoff) recovers.
-  idp_->Control("fail", json::object{{"mode", "503"}, {"count", 5}, {"endpoint", "token"}});
+  idp_->Control(
+      "fail",
+      json::object{{"mode", "503"}, {"count", 5}, {"endpoint", "token"}, {"client_id", client_}});
   const auto start = std::chrono::steady_clock::now();
   RunResult r = Run({"account", "token", "work", "--force"});
   const auto took = std::chrono::steady_clock::now() - start;
@@ -461,9 +463,11 @@ TEST_F(AccountTest, HangingProviderTimesOutThenRecovers) {
   const std::string user = User("hang");
   AddMicrosoft("work", "hang-" + id_);
   BrowserAuthorize("work", user);
-  idp_->Control(
-      "fail",
-      json::object{{"mode", "hang"}, {"count", 1}, {"hang_seconds", 4}, {"endpoint", "token"}});
+  idp_->Control("fail", json::object{{"mode", "hang"},
+                                     {"count", 1},
+                                     {"hang_seconds", 4},
+                                     {"endpoint", "token"},
+                                     {"client_id", client_}});
   const auto start = std::chrono::steady_clock::now();
   const std::string token = Token("work", {"--force", "--timeout", "1"});
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
@@ -481,10 +485,11 @@ TEST_F(AccountTest, KillDuringRefreshLeavesARefreshTokenTheProviderAccepts) {
   for (int i = 0; i < 12; ++i) {
     if (i % 3 == 2) {
       // Kill while the request is in flight.
-      idp_->Control(
-          "fail",
-          json::object{
-              {"mode", "hang"}, {"count", 1}, {"hang_seconds", 0.5}, {"endpoint", "token"}});
+      idp_->Control("fail", json::object{{"mode", "hang"},
+                                         {"count", 1},
+                                         {"hang_seconds", 0.5},
+                                         {"endpoint", "token"},
+                                         {"client_id", client_}});
     }
     Child child({"account", "token", "work", "--force"}, env_);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 80));

@@ -77,7 +77,7 @@ class ServeTest : public ::testing::Test {
     { std::ofstream(dir_ + "/pw") << password << "\n"; }
     Run({"mailbox", "add", name, "--protocol", "imap", "--host", Env().tls_name, "--port",
          std::to_string(Env().imaps_port), "--encryption", "tls", "--user", user, "--password-file",
-         dir_ + "/pw", "--push", push ? "true" : "false"});
+         dir_ + "/pw", push ? "--push" : "--no-push"});
     return user;
   }
 

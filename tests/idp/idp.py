@@ -304,13 +304,16 @@ class State:
 
     # -- failure injection ---------------------------------------------------
 
-    def take_failure(self, endpoint):
-        """Consume one injected failure for `endpoint`, if one is armed."""
+    def take_failure(self, endpoint, client_id=None):
+        """Consume one injected failure for `endpoint`, if one is armed (and,
+        for a rule scoped to a client, the request is that client's)."""
         with self.lock:
             rule = self.fail_rule
             if not rule or rule["count"] <= 0:
                 return None
             if rule["endpoint"] not in ("any", endpoint):
+                return None
+            if rule.get("client_id") and rule["client_id"] != client_id:
                 return None
             rule["count"] -= 1
             self.stats["injected_failures"] += 1
@@ -875,6 +878,9 @@ class State:
         with self.lock:
             self.fail_rule = {"count": count, "mode": mode,
                               "endpoint": endpoint,
+                              # Scoped to one client: suites sharing the IdP
+                              # do not see another suite's failures.
+                              "client_id": spec.get("client_id"),
                               "hang_seconds": float(spec.get("hang_seconds", 30)),
                               "retry_after": spec.get("retry_after")}
             return {"ok": True, "rule": dict(self.fail_rule)}
@@ -1016,12 +1022,13 @@ class Handler(BaseHTTPRequestHandler):
     # -- identity platform endpoints ----------------------------------------------
 
     def handle_oauth(self, method, tenant, endpoint, query, body):
-        rule = self.state.take_failure(endpoint)
+        form = first_values(parse_qs(body.decode("utf-8", "replace"),
+                                     keep_blank_values=True))
+        rule = self.state.take_failure(endpoint,
+                                       form.get("client_id") or dict(query).get("client_id"))
         if rule:
             self.inject_failure(rule)
             return
-        form = first_values(parse_qs(body.decode("utf-8", "replace"),
-                                     keep_blank_values=True))
         if endpoint == "authorize":
             params = dict(query)
             if method == "POST":

@@ -1,0 +1,402 @@
+// The console as a whole: authentication in front of every route, CSRF,
+// API tokens, secrets that never leave, and the same over real HTTP
+// (web::Server on 127.0.0.1:0, talked to with the project's libcurl client).
+#include "web/console.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "http/http_client.h"
+#include "support/test_certs.h"
+#include "web/http_server.h"
+#include "web/web_test_support.h"
+
+namespace mailgate::web {
+namespace {
+
+constexpr std::string_view kMarker = "SECRET-MARKER-7f3a";
+
+class ConsoleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_->SetConsolePassword("admin", *HashPassword("pw"), 1).ok());
+    ConsoleDeps deps;
+    deps.store = store_.get();
+    deps.actions = &actions_;
+    deps.tester = &tester_;
+    deps.clock = &clock_;
+    deps.random = &random_;
+    console_ = std::make_unique<Console>(deps, ConsoleOptions{});
+  }
+
+  HttpResponse Send(std::string method, std::string target, std::string body = "",
+                    Params headers = {}) {
+    HttpRequest r;
+    r.method = std::move(method);
+    const size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("host", "127.0.0.1:8025");
+    if (!r.body.empty() && r.body.front() != '{') {
+      r.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
+    }
+    r.remote_ip = "127.0.0.1";
+    HttpResponse res = console_->Handle(r);
+    if (res.later) {
+      HttpResponse out;
+      res.later([&](HttpResponse x) { out = std::move(x); });
+      return out;
+    }
+    return res;
+  }
+
+  std::string Header(const HttpResponse& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+
+  // Signs in; returns the cookie header value and the CSRF token.
+  std::pair<std::string, std::string> Login() {
+    HttpResponse r = Send("POST", "/login", "user=admin&password=pw&next=%2Fmailboxes");
+    EXPECT_EQ(r.status, 303);
+    EXPECT_EQ(Header(r, "Location"), "/mailboxes");
+    std::string set_cookie = Header(r, "Set-Cookie");
+    std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+    HttpResponse page = Send("GET", "/mailboxes", "", {{"cookie", cookie}});
+    std::smatch m;
+    std::regex re("name=\"csrf\" value=\"([0-9a-f]+)\"");
+    EXPECT_TRUE(std::regex_search(page.body, m, re)) << page.body;
+    return {cookie, m.size() > 1 ? m[1].str() : std::string()};
+  }
+
+  test::TempStore store_;
+  NullConsoleActions actions_;
+  test::InstantTester tester_;
+  oauth::FakeClock clock_;
+  oauth::FakeRandom random_;
+  std::unique_ptr<Console> console_;
+};
+
+std::string Concrete(const std::string& pattern) {
+  return std::regex_replace(pattern, std::regex("\\{[a-z0-9_]+\\}"), "x");
+}
+
+TEST_F(ConsoleTest, EveryRouteRefusesAnUnauthenticatedRequest) {
+  const auto routes = console_->Routes();
+  ASSERT_GT(routes.size(), 40u);
+  for (const auto& [method, pattern] : routes) {
+    const std::string path = Concrete(pattern);
+    for (const Params& headers : {Params{}, Params{{"cookie", "mailgate_session=forged"}},
+                                  Params{{"authorization", "Bearer mg_forged"}}}) {
+      HttpResponse r = Send(method, path, "", headers);
+      if (path.starts_with("/api/") || path == "/metrics") {
+        EXPECT_EQ(r.status, 401) << method << ' ' << path;
+        EXPECT_EQ(r.content_type, "application/json");
+        EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+      } else {
+        EXPECT_EQ(r.status, 303) << method << ' ' << path;
+        EXPECT_TRUE(Header(r, "Location").starts_with("/login")) << method << ' ' << path;
+      }
+    }
+  }
+}
+
+TEST_F(ConsoleTest, PublicPathsAreHealthLoginAndTheStylesheet) {
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+  EXPECT_EQ(Send("GET", "/static/console.css").content_type, "text/css; charset=utf-8");
+  HttpResponse login = Send("GET", "/login?next=/conversations");
+  EXPECT_EQ(login.status, 200);
+  EXPECT_NE(login.body.find("value=\"/conversations\""), std::string::npos);
+  // Only local paths are followed after signing in.
+  EXPECT_NE(Send("GET", "/login?next=//evil.example").body.find("name=\"next\" value=\"/\""),
+            std::string::npos);
+}
+
+TEST_F(ConsoleTest, EveryResponseCarriesTheSecurityHeaders) {
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/login"}, {"GET", "/mailboxes"}, {"GET", "/api/v1/mailboxes"}}) {
+    HttpResponse r = Send(method, path);
+    EXPECT_EQ(Header(r, "Content-Security-Policy"), kContentSecurityPolicy) << path;
+    EXPECT_EQ(Header(r, "X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(Header(r, "X-Frame-Options"), "DENY");
+  }
+}
+
+TEST_F(ConsoleTest, LoginWorksAndWrongPasswordsAreRefused) {
+  HttpResponse bad = Send("POST", "/login", "user=admin&password=nope");
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_NE(bad.body.find("wrong user name or password"), std::string::npos);
+  auto [cookie, csrf] = Login();
+  HttpResponse page = Send("GET", "/mailboxes", "", {{"cookie", cookie}});
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("No mailboxes are configured."), std::string::npos);
+  // Signing out ends the session.
+  EXPECT_EQ(Send("POST", "/logout", "csrf=" + csrf, {{"cookie", cookie}}).status, 303);
+  EXPECT_EQ(Send("GET", "/mailboxes", "", {{"cookie", cookie}}).status, 303);
+}
+
+TEST_F(ConsoleTest, ChangesWithoutTheCsrfTokenAreRefused) {
+  auto [cookie, csrf] = Login();
+  const std::string form =
+      "name=Support&enabled=1&protocol=imap%2Ftls&host=imap.example.com&username=u&password=p"
+      "&action=save";
+  EXPECT_EQ(Send("POST", "/mailboxes", form, {{"cookie", cookie}}).status, 403);
+  EXPECT_EQ(Send("POST", "/mailboxes", form + "&csrf=" + csrf + "0", {{"cookie", cookie}}).status,
+            403);
+  EXPECT_EQ(Send("DELETE", "/api/v1/mailboxes/x", "", {{"cookie", cookie}}).status, 403);
+  EXPECT_FALSE(store_->GetMailbox("Support").ok());
+  // A foreign Origin is refused even with the token.
+  EXPECT_EQ(Send("POST", "/mailboxes", form + "&csrf=" + csrf,
+                 {{"cookie", cookie}, {"origin", "https://evil.example"}})
+                .status,
+            403);
+  HttpResponse ok = Send("POST", "/mailboxes", form + "&csrf=" + csrf, {{"cookie", cookie}});
+  EXPECT_EQ(ok.status, 303);
+  EXPECT_EQ(Header(ok, "Location"), "/mailboxes/Support?saved=1");
+  EXPECT_TRUE(store_->GetMailbox("Support").ok());
+  // The header works too (API calls from the console's session).
+  EXPECT_EQ(
+      Send("DELETE", "/api/v1/mailboxes/Support", "", {{"cookie", cookie}, {"x-csrf-token", csrf}})
+          .status,
+      204);
+}
+
+TEST_F(ConsoleTest, MailboxTestUsesTheUnsavedFormAndShowsTheLog) {
+  auto [cookie, csrf] = Login();
+  HttpResponse r = Send("POST", "/mailboxes",
+                        "csrf=" + csrf +
+                            "&name=Office365&enabled=1&protocol=imap%2Ftls&host=outlook."
+                            "office365.com&username=you%40example.com&password=pw&action=test",
+                        {{"cookie", cookie}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(tester_.mailbox_tests, 1);
+  EXPECT_EQ(tester_.last_mailbox.host, "outlook.office365.com");
+  EXPECT_NE(r.body.find("id=\"test-log\""), std::string::npos);
+  EXPECT_NE(r.body.find("Connected to your mailbox successfully!"), std::string::npos);
+  EXPECT_FALSE(store_->GetMailbox("Office365").ok());  // Test does not save
+}
+
+TEST_F(ConsoleTest, InvalidFormsSayWhatToFix) {
+  auto [cookie, csrf] = Login();
+  HttpResponse r =
+      Send("POST", "/transports", "csrf=" + csrf + "&name=T&host=&encryption=starttls&action=save",
+           {{"cookie", cookie}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("class=\"notice error\""), std::string::npos);
+}
+
+TEST_F(ConsoleTest, ApiTokensAuthenticateUntilRevoked) {
+  auto token = console_->auth().CreateApiToken("ci");
+  ASSERT_TRUE(token.ok());
+  const Params bearer = {{"authorization", "Bearer " + *token}};
+  EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 200);
+  // No CSRF token needed with a bearer token.
+  HttpResponse created = Send(
+      "POST", "/api/v1/mailboxes",
+      R"({"name":"Support","protocol":"imap","encryption":"tls","host":"h","username":"u","password":"p"})",
+      bearer);
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_NE(created.body.find("\"password_set\":true"), std::string::npos);
+  EXPECT_EQ(
+      Send(
+          "POST", "/api/v1/mailboxes",
+          R"({"name":"Support","protocol":"imap","encryption":"tls","host":"h","username":"u","password":"p"})",
+          bearer)
+          .status,
+      409);
+  HttpResponse invalid =
+      Send("POST", "/api/v1/mailboxes", R"({"name":"X","protocol":"smtp"})", bearer);
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_NE(invalid.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(Send("GET", "/api/v1/mailboxes/Nope", "", bearer).status, 404);
+  // A bearer token does not open console pages.
+  EXPECT_EQ(Send("GET", "/mailboxes", "", bearer).status, 303);
+  ASSERT_TRUE(store_->RevokeApiToken("ci").ok());
+  EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 401);
+}
+
+TEST_F(ConsoleTest, ActionsNotInThisBuildSaySo) {
+  auto token = console_->auth().CreateApiToken("ci");
+  const Params bearer = {{"authorization", "Bearer " + *token}};
+  HttpResponse r = Send("POST", "/api/v1/jobs/check/run", "", bearer);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("not available in this build"), std::string::npos);
+}
+
+// --- Over real HTTP -------------------------------------------------------------
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServeOptions o;
+    o.listen = "127.0.0.1:0";
+    o.on_admin_created = [this](const std::string&, const std::string& p) { password_ = p; };
+    server_ = std::make_unique<Server>(o, *store_, actions_);
+    auto url = server_->Start();
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    base_ = url->substr(0, url->size() - 1);
+    ASSERT_FALSE(password_.empty());
+  }
+  void TearDown() override { server_->Stop(); }
+
+  http::Response Send(const std::string& method, const std::string& path,
+                      const std::string& body = "", http::Headers headers = {}) {
+    http::Request r;
+    r.method = method;
+    r.url = base_ + path;
+    r.body = body;
+    r.headers = std::move(headers);
+    if (!body.empty() && body.front() != '{') {
+      r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    } else if (!body.empty()) {
+      r.headers.emplace_back("Content-Type", "application/json");
+    }
+    auto res = client_->Send(r);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : http::Response{};
+  }
+
+  test::TempStore store_;
+  NullConsoleActions actions_;
+  std::string password_;
+  std::unique_ptr<Server> server_;
+  std::string base_;
+  std::unique_ptr<http::HttpClient> client_ = http::NewCurlHttpClient({});
+};
+
+TEST_F(ServerTest, SecretsNeverLeaveAndAuthenticationHoldsOverHttp) {
+  // Unauthenticated: refused.
+  EXPECT_EQ(Send("GET", "/mailboxes").status, 303);
+  EXPECT_EQ(Send("GET", "/api/v1/accounts").status, 401);
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+
+  // Sign in with the password printed on first start.
+  http::Response login = Send("POST", "/login", "user=admin&password=" + password_);
+  ASSERT_EQ(login.status, 303);
+  const std::string set_cookie(login.Header("set-cookie"));
+  ASSERT_TRUE(set_cookie.starts_with("mailgate_session="));
+  const http::Headers cookie = {{"Cookie", set_cookie.substr(0, set_cookie.find(';'))}};
+  http::Response page = Send("GET", "/accounts", "", cookie);
+  ASSERT_EQ(page.status, 200);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(page.body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")));
+  const std::string csrf = m[1].str();
+
+  // Without the CSRF token: refused.
+  EXPECT_EQ(Send("POST", "/tokens", "name=ci", cookie).status, 403);
+
+  // Secrets go in through the console and the API...
+  const std::string marker(kMarker);
+  ASSERT_EQ(
+      Send("POST", "/accounts",
+           "csrf=" + csrf + "&name=o365&provider=microsoft&client_id=abc&client_secret=" + marker,
+           cookie)
+          .status,
+      303);
+  ASSERT_EQ(Send("POST", "/transports",
+                 "csrf=" + csrf +
+                     "&name=smtp&host=smtp.example.com&encryption=starttls&auth_enabled=1"
+                     "&username=u&password=" +
+                     marker + "&action=save",
+                 cookie)
+                .status,
+            303);
+  http::Response token_page = Send("POST", "/tokens", "csrf=" + csrf + "&name=ci", cookie);
+  ASSERT_EQ(token_page.status, 201);
+  ASSERT_TRUE(std::regex_search(token_page.body, m, std::regex("(mg_[A-Za-z0-9_-]{40,})")));
+  const std::string token = m[1].str();
+  const http::Headers bearer = {{"Authorization", "Bearer " + token}};
+  ASSERT_EQ(
+      Send(
+          "POST", "/api/v1/mailboxes",
+          R"({"name":"mb","protocol":"imap","encryption":"tls","host":"h","username":"u","password":")" +
+              marker + "\"}",
+          bearer)
+          .status,
+      201);
+
+  // ...and never come back out, on any page or API call.
+  for (const std::string path :
+       {"/accounts", "/transports", "/transports/smtp", "/mailboxes", "/mailboxes/mb", "/alerts",
+        "/scheduler", "/tokens", "/conversations"}) {
+    http::Response r = Send("GET", path, "", cookie);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body.find(marker), std::string::npos) << path;
+    EXPECT_EQ(r.body.find(token), std::string::npos) << path;
+  }
+  for (const std::string path :
+       {"/api/v1/accounts", "/api/v1/accounts/o365", "/api/v1/transports",
+        "/api/v1/transports/smtp", "/api/v1/mailboxes", "/api/v1/mailboxes/mb", "/api/v1/runs",
+        "/api/v1/alerts", "/api/v1/quarantine", "/api/v1/conversations", "/api/v1/jobs"}) {
+    http::Response r = Send("GET", path, "", bearer);
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body.find(marker), std::string::npos) << path;
+    EXPECT_TRUE(r.body.starts_with("[") || r.body.starts_with("{")) << path << r.body;
+  }
+  EXPECT_NE(Send("GET", "/api/v1/mailboxes/mb", "", bearer).body.find("\"password_set\":true"),
+            std::string::npos);
+  EXPECT_NE(
+      Send("GET", "/api/v1/accounts/o365", "", bearer).body.find("\"client_secret_set\":true"),
+      std::string::npos);
+
+  // Revoked from the console: the token stops working.
+  EXPECT_EQ(Send("POST", "/tokens/ci/revoke", "csrf=" + csrf, cookie).status, 303);
+  EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 401);
+}
+
+}  // namespace
+}  // namespace mailgate::web
+
+namespace mailgate::web {
+namespace {
+
+// With a certificate and key the console speaks HTTPS (verified by a client
+// that trusts the issuing CA), says so in its URL, and marks cookies Secure.
+TEST(HttpsServerTest, ServesTheConsoleOverVerifiedTls) {
+  mailgate::testing::TestCerts certs;
+  const mailgate::testing::CertFiles ca = certs.MakeCa("Console Test CA");
+  const mailgate::testing::CertFiles leaf = certs.MakeLeaf(ca, {"127.0.0.1"});
+  test::TempStore store;
+  NullConsoleActions actions;
+  ServeOptions o;
+  o.listen = "127.0.0.1:0";
+  o.tls_cert_file = leaf.cert;
+  o.tls_key_file = leaf.key;
+  std::string password;
+  o.on_admin_created = [&](const std::string&, const std::string& p) { password = p; };
+  Server server(o, *store, actions);
+  auto url = server.Start();
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_TRUE(url->starts_with("https://127.0.0.1:")) << *url;
+
+  auto client = http::NewCurlHttpClient({.ca_file = ca.cert});
+  http::Request r;
+  r.method = "POST";
+  r.url = *url + "login";
+  r.body = "user=admin&password=" + password;
+  r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  auto res = client->Send(r);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 303);
+  EXPECT_NE(std::string(res->Header("set-cookie")).find("Secure"), std::string::npos);
+
+  // A client that does not trust the CA is refused by its own verification.
+  auto untrusting = http::NewCurlHttpClient({});
+  http::Request plain;
+  plain.url = *url + "healthz";
+  EXPECT_FALSE(untrusting->Send(plain).ok());
+  server.Stop();
+
+  ServeOptions half = o;
+  half.tls_key_file.clear();
+  Server bad(half, *store, actions);
+  EXPECT_EQ(bad.Start().status().kind(), Status::Kind::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace mailgate::web
