@@ -106,6 +106,7 @@ Extensions ParseEhlo(const Reply& reply) {
       ext.size = n;
     } else if (key == "AUTH") {
       for (std::string_view a : args) {
+        if (a.empty()) continue;  // "AUTH=" with nothing after it
         const std::string name = Upper(a);
         if (std::find(ext.auth.begin(), ext.auth.end(), name) == ext.auth.end())
           ext.auth.push_back(name);

@@ -38,6 +38,13 @@ TEST(SmtpReplyParserTest, MultiLineEhloReply) {
   EXPECT_EQ(e.auth, (std::vector<std::string>{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"}));
 }
 
+// Found by fuzz/smtp_reply: "250-AUTH=" gave a mechanism with an empty name.
+TEST(SmtpReplyParserTest, AnEmptyAuthEqualsAnnouncesNoMechanism) {
+  auto r = Read({"250-mail.example.test", "250-AUTH=", "250 AUTH"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(ParseEhlo(*r).auth.empty());
+}
+
 TEST(SmtpReplyParserTest, EnhancedCodeOfExchangeOnline) {
   auto r =
       Read({"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
