@@ -126,8 +126,7 @@ class SqlStore final : public Store {
   StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder, int64_t now,
                                int64_t ttl) override;
   Status FinishJob(std::string_view name, std::string_view holder, int64_t started_at,
-                   std::string_view status, std::string_view summary,
-                   int64_t duration_ms) override;
+                   std::string_view status, std::string_view summary, int64_t duration_ms) override;
   StatusOr<std::vector<MailboxSchedule>> ListMailboxSchedules(int64_t now) override;
   Status RequestMailboxCheck(std::string_view name) override;
   StatusOr<bool> TryAcquireMailboxLease(int64_t mailbox_id, std::string_view holder, int64_t now,
@@ -205,8 +204,8 @@ class SqlStore final : public Store {
   StatusOr<Transport> TransportFromRow(const SqlRow& row);
   StatusOr<Mailbox> MailboxFromRow(const SqlRow& row);
   StatusOr<std::vector<OutgoingMessage>> QueryOutgoing(std::string_view columns,
-                                                        std::string_view where_and_order,
-                                                        std::span<const SqlValue> params);
+                                                       std::string_view where_and_order,
+                                                       std::span<const SqlValue> params);
   StatusOr<std::vector<Download>> QueryDownloads(std::string_view where_and_order,
                                                  std::span<const SqlValue> params);
 

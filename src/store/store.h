@@ -33,7 +33,7 @@ namespace mailgate::store {
 // here; the schema re-checks them.
 struct Transport {
   int64_t id = 0;
-  std::string name;        // unique
+  std::string name;  // unique
   std::string host;
   int port = 0;            // 0: the encryption's default (587 starttls, 465 tls, 25 none)
   std::string encryption;  // starttls | tls | none
@@ -50,18 +50,18 @@ struct Mailbox {
   int64_t id = 0;
   std::string name;  // unique
   bool enabled = true;
-  std::string protocol;    // imap | pop3
+  std::string protocol;  // imap | pop3
   std::string host;
-  int port = 0;            // 0: the default (143/993 IMAP, 110/995 POP3)
-  std::string encryption;  // tls | starttls | none
-  std::string username;    // Microsoft 365 shared mailbox: the shared address
-  std::string auth;        // password | xoauth2 | oauthbearer
-  Secret password;         // auth = password
-  std::string account;     // connected account, auth = xoauth2 | oauthbearer
-  std::string folder = "INBOX";              // IMAP only
-  std::string after_download = "delete";     // delete | mark-seen | move:<folder> | keep
-  int64_t max_size_kb = 25600;               // larger messages stay on the server...
-  bool download_oversized = false;           // ...unless this is set
+  int port = 0;                           // 0: the default (143/993 IMAP, 110/995 POP3)
+  std::string encryption;                 // tls | starttls | none
+  std::string username;                   // Microsoft 365 shared mailbox: the shared address
+  std::string auth;                       // password | xoauth2 | oauthbearer
+  Secret password;                        // auth = password
+  std::string account;                    // connected account, auth = xoauth2 | oauthbearer
+  std::string folder = "INBOX";           // IMAP only
+  std::string after_download = "delete";  // delete | mark-seen | move:<folder> | keep
+  int64_t max_size_kb = 25600;            // larger messages stay on the server...
+  bool download_oversized = false;        // ...unless this is set
   int timeout_seconds = 30;
   int max_messages_per_run = 500;
   bool push = false;  // IMAP IDLE
@@ -149,7 +149,7 @@ struct AttachmentRecord {
   bool is_inline = false;
   std::string sha256;  // the bytes are stored once per digest (AttachmentData)
   uint64_t size = 0;
-  std::string data;    // in NewMessage: the bytes; when read back: empty
+  std::string data;  // in NewMessage: the bytes; when read back: empty
 };
 
 // A message for the store. Received messages come from the inbound processor;
@@ -157,8 +157,8 @@ struct AttachmentRecord {
 struct MessageRecord {
   int64_t id = 0;
   int64_t conversation_id = 0;
-  int64_t mailbox_id = 0;   // 0 for outgoing
-  int64_t download_id = 0;  // 0 for outgoing
+  int64_t mailbox_id = 0;        // 0 for outgoing
+  int64_t download_id = 0;       // 0 for outgoing
   std::string direction = "in";  // in | out
   std::string message_id;        // without <>
   bool message_id_generated = false;
@@ -184,7 +184,7 @@ struct MessageRecord {
 
 // A recipient that a 5xx delivery status notification reported as failed.
 struct UndeliverableAddress {
-  std::string email;  // lower case
+  std::string email;   // lower case
   std::string status;  // "5.1.1"
   std::string diagnostic;
   int64_t message_id = 0;  // the bounce
@@ -222,9 +222,9 @@ struct StoredMessageIds {
 // --- Runs: one execution of a job (a mailbox check, a processor pass) -----
 
 struct RunLogLine {
-  int64_t at_ms = 0;     // Unix milliseconds
-  std::string level;     // info | warning | error
-  std::string text;      // for people; never holds a secret
+  int64_t at_ms = 0;  // Unix milliseconds
+  std::string level;  // info | warning | error
+  std::string text;   // for people; never holds a secret
 };
 
 struct Run {
@@ -315,8 +315,8 @@ struct Job {
   std::string name;
   bool enabled = true;
   int64_t interval_seconds = 60;
-  int64_t last_run_at = 0;  // start of the last finished run
-  int64_t next_run_at = 0;  // due when now >= next_run_at (or run_requested)
+  int64_t last_run_at = 0;     // start of the last finished run
+  int64_t next_run_at = 0;     // due when now >= next_run_at (or run_requested)
   bool run_requested = false;  // "run now": the next worker that looks takes it
   std::string lease_holder;    // "" when free or expired
   int64_t lease_expires_at = 0;
@@ -350,8 +350,8 @@ std::optional<OutgoingState> ParseOutgoingState(std::string_view name);
 // What the server said about one recipient.
 struct RecipientOutcome {
   std::string address;
-  int code = 0;          // SMTP reply code; 0 when never tried
-  std::string text;      // the reply's text
+  int code = 0;      // SMTP reply code; 0 when never tried
+  std::string text;  // the reply's text
   int64_t at = 0;
 };
 
@@ -359,8 +359,8 @@ struct RecipientOutcome {
 // the envelope and its delivery state.
 struct OutgoingMessage {
   int64_t id = 0;
-  std::string transport;  // name; the queue looks it up at each attempt
-  std::string mail_from;  // envelope sender
+  std::string transport;                // name; the queue looks it up at each attempt
+  std::string mail_from;                // envelope sender
   std::vector<std::string> recipients;  // still to deliver
   std::string message_id;               // without <>
   std::string subject;                  // decoded, for lists
@@ -371,7 +371,7 @@ struct OutgoingMessage {
   int64_t next_attempt_at = 0;
   std::string last_error;
   std::vector<RecipientOutcome> results;  // accumulated over attempts
-  bool stored = false;  // added to its conversation (StoreReceivedMessage)
+  bool stored = false;                    // added to its conversation (StoreReceivedMessage)
   int64_t created_at = 0;
   int64_t sent_at = 0;  // first time any recipient accepted it
   int64_t updated_at = 0;
@@ -380,11 +380,11 @@ struct OutgoingMessage {
 // The outcome of one delivery attempt (RecordOutgoingAttempt).
 struct OutgoingAttempt {
   OutgoingState state = OutgoingState::kQueued;  // queued (retry), sent or failed
-  std::vector<std::string> remaining;  // queued: the recipients still to try
-  int64_t next_attempt_at = 0;         // queued: when
-  std::string error;                   // "" on success
-  std::vector<RecipientOutcome> results;  // appended to the message's results
-  bool delivered_any = false;             // some recipient accepted it now (sets sent_at)
+  std::vector<std::string> remaining;            // queued: the recipients still to try
+  int64_t next_attempt_at = 0;                   // queued: when
+  std::string error;                             // "" on success
+  std::vector<RecipientOutcome> results;         // appended to the message's results
+  bool delivered_any = false;                    // some recipient accepted it now (sets sent_at)
 };
 
 struct PurgeCounts {
@@ -461,7 +461,7 @@ class Store {
   // `mailbox.name`. kNotFound.
   virtual Status UpdateMailbox(const Mailbox& mailbox) = 0;
   virtual StatusOr<Mailbox> GetMailbox(std::string_view name) = 0;  // kNotFound
-  virtual StatusOr<std::vector<Mailbox>> ListMailboxes() = 0;        // by name
+  virtual StatusOr<std::vector<Mailbox>> ListMailboxes() = 0;       // by name
   // Removes the mailbox; its downloads and messages stay (mailbox_id dangles). kNotFound.
   virtual Status DeleteMailbox(std::string_view name) = 0;
   virtual Status SetMailboxEnabled(std::string_view name, bool enabled) = 0;  // kNotFound
@@ -573,7 +573,7 @@ class Store {
 
   // Jobs exist from migration 5 on with their defaults; they are never
   // created or removed, only configured.
-  virtual StatusOr<std::vector<Job>> ListJobs(int64_t now) = 0;  // by name
+  virtual StatusOr<std::vector<Job>> ListJobs(int64_t now) = 0;          // by name
   virtual StatusOr<Job> GetJob(std::string_view name, int64_t now) = 0;  // kNotFound
   // kNotFound; kInvalidArgument unless interval_seconds > 0. The next run is
   // rescheduled to last_run_at + interval.
@@ -587,8 +587,8 @@ class Store {
   virtual StatusOr<bool> TryStartJob(std::string_view name, std::string_view holder, int64_t now,
                                      int64_t ttl) = 0;
   // Extends `holder`'s lease; false when it was lost (expired and taken).
-  virtual StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder,
-                                       int64_t now, int64_t ttl) = 0;
+  virtual StatusOr<bool> RenewJobLease(std::string_view name, std::string_view holder, int64_t now,
+                                       int64_t ttl) = 0;
   // Records the finished run (last_run_at = started_at, next_run_at =
   // started_at + interval) and releases `holder`'s lease. Records the run
   // even without the lease (the scan of "check" takes none).
@@ -605,8 +605,8 @@ class Store {
   virtual StatusOr<bool> TryAcquireMailboxLease(int64_t mailbox_id, std::string_view holder,
                                                 int64_t now, int64_t ttl) = 0;
   // Extends `holder`'s lease; false when it is no longer `holder`'s.
-  virtual StatusOr<bool> RenewMailboxLease(int64_t mailbox_id, std::string_view holder,
-                                           int64_t now, int64_t ttl) = 0;
+  virtual StatusOr<bool> RenewMailboxLease(int64_t mailbox_id, std::string_view holder, int64_t now,
+                                           int64_t ttl) = 0;
   virtual Status ReleaseMailboxLease(int64_t mailbox_id, std::string_view holder) = 0;
   // Every lease `holder` has (jobs, mailboxes; a message it was sending is
   // left "sending" with an expired lease: see ClaimOutgoing). For shutdown.

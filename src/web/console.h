@@ -7,8 +7,8 @@
 #ifndef MAILGATE_WEB_CONSOLE_H_
 #define MAILGATE_WEB_CONSOLE_H_
 
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
