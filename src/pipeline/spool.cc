@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 namespace mailgate::pipeline {
 namespace {
@@ -36,6 +38,83 @@ Status SyncPath(const std::string& path, bool directory) {
   ::close(fd);
   if (rc != 0) return Errno("cannot flush '" + path + "' to disk", err);
   return Status::Ok();
+}
+
+constexpr std::string_view kLockSuffix = ".lock";
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Creates tmp/<owner>.lock and takes LOCK_EX on it, the owner's claim on
+// tmp/<owner>/. Another process's RemoveStaleOwners may find the new file
+// before we lock it, take the lock itself and unlink it; our lock would then
+// be on an unlinked file. So after locking, check that the path still names
+// the file we locked, and try a new owner name if not.
+StatusOr<int> ClaimOwner(const std::string& tmp, std::string* owner_dir) {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    char owner[64];
+    std::snprintf(owner, sizeof owner, "%d-%08x", static_cast<int>(::getpid()),
+                  static_cast<unsigned>(rd()));
+    std::string dir = tmp + "/" + owner;
+    std::string lock = dir + std::string(kLockSuffix);
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return Errno("cannot create the spool lock file '" + lock + "'", errno);
+    }
+    struct stat locked, named;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &locked) != 0 ||
+        ::stat(lock.c_str(), &named) != 0 || locked.st_ino != named.st_ino ||
+        locked.st_dev != named.st_dev) {
+      ::close(fd);
+      continue;
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+      int err = errno;
+      ::unlink(lock.c_str());
+      ::close(fd);
+      return Errno("cannot create the spool folder '" + dir + "'", err);
+    }
+    *owner_dir = std::move(dir);
+    return fd;
+  }
+  return Status::Io("cannot claim a temporary folder in '" + tmp +
+                    "': its lock files keep disappearing; check what else writes there");
+}
+
+// Removes the temporary folders of owners that no longer hold their lock
+// (they died), and loose entries older than kLooseTmpMaxAge. A live owner's
+// folder is never touched: its lock is held.
+void RemoveStaleOwners(const std::string& tmp) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) entries.push_back(entry.path());
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& path : entries) {
+    const std::string name = path.filename().string();
+    if (EndsWith(name, kLockSuffix)) {
+      int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) continue;  // another process removed it first
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        // Dead owner: remove its folder, then (still holding the lock, so
+        // ClaimOwner's inode check sees it) the lock file.
+        std::string dir = path.string();
+        dir.resize(dir.size() - kLockSuffix.size());
+        fs::remove_all(dir, ec);
+        ::unlink(path.c_str());
+      }
+      ::close(fd);
+      continue;
+    }
+    if (fs::exists(path.string() + std::string(kLockSuffix), ec)) continue;
+    // No lock file: a file from before owner folders, or a folder whose
+    // lock was lost by hand. Only its age can tell that no one writes it.
+    auto mtime = fs::last_write_time(path, ec);
+    if (!ec && now - mtime > Spool::kLooseTmpMaxAge) fs::remove_all(path, ec);
+  }
 }
 
 }  // namespace
@@ -98,10 +177,19 @@ StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
                         "; check the data directory's permissions and free space");
     }
   }
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/tmp", ec)) {
-    std::filesystem::remove(entry.path(), ec);
-  }
-  return std::unique_ptr<Spool>(new Spool(dir));
+  RemoveStaleOwners(dir + "/tmp");
+  std::string tmp_dir;
+  auto fd = ClaimOwner(dir + "/tmp", &tmp_dir);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<Spool>(new Spool(dir, std::move(tmp_dir), *fd));
+}
+
+Spool::~Spool() {
+  // Writers must not outlive their Spool, so the folder holds nothing in use.
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir_, ec);
+  ::unlink((tmp_dir_ + std::string(kLockSuffix)).c_str());
+  ::close(lock_fd_);
 }
 
 StatusOr<Spool::Writer> Spool::Create() const {
@@ -114,9 +202,9 @@ StatusOr<Spool::Writer> Spool::Create() const {
   std::snprintf(name, sizeof name, "%016lld-%d-%llu.XXXXXX", static_cast<long long>(now),
                 static_cast<int>(::getpid()),
                 static_cast<unsigned long long>(counter.fetch_add(1)));
-  std::string path = dir_ + "/tmp/" + name;
+  std::string path = tmp_dir_ + "/" + name;
   int fd = ::mkostemp(path.data(), O_CLOEXEC);
-  if (fd < 0) return Errno("cannot create a spool file in '" + dir_ + "/tmp'", errno);
+  if (fd < 0) return Errno("cannot create a spool file in '" + tmp_dir_ + "'", errno);
   ::fchmod(fd, 0600);
   return Writer(this, fd, std::move(path));
 }

@@ -13,6 +13,7 @@
 #ifndef MAILGATE_PIPELINE_SPOOL_H_
 #define MAILGATE_PIPELINE_SPOOL_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ struct SpooledFile {
 
 class Spool {
  public:
+  // Loose files in tmp/ untouched for this long are a crashed writer's.
+  static constexpr std::chrono::minutes kLooseTmpMaxAge{60};
+
   // Streams one message into a temporary file. Destroying an unfinished
   // Writer removes the temporary file.
   class Writer {
@@ -56,9 +60,19 @@ class Spool {
     std::uint64_t size_ = 0;
   };
 
-  // Creates `dir` (and its tmp/ and new/ folders) if needed. Temporary files
-  // left by a crash are removed: they were never recorded anywhere.
+  // Creates `dir` (and its tmp/ and new/ folders) if needed, and this
+  // Spool's own temporary folder tmp/<owner>/, held by an flock on
+  // tmp/<owner>.lock for the Spool's lifetime. Several processes (several
+  // `mailgate serve` workers on one data dir) may open one spool: Open removes
+  // only the temporary folders whose lock no one holds (their owner died;
+  // their files were never recorded anywhere), never a live owner's. Loose
+  // files directly in tmp/ (the layout before owner folders) are removed once
+  // they have not been written for kLooseTmpMaxAge.
   static StatusOr<std::unique_ptr<Spool>> Open(const std::string& dir);
+  ~Spool();
+
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
 
   StatusOr<Writer> Create() const;
 
@@ -73,10 +87,15 @@ class Spool {
   Status Remove(const std::string& path) const;
 
   const std::string& dir() const { return dir_; }
+  // This Spool's own folder for unfinished files (tmp/<owner>).
+  const std::string& tmp_dir() const { return tmp_dir_; }
 
  private:
-  explicit Spool(std::string dir) : dir_(std::move(dir)) {}
+  Spool(std::string dir, std::string tmp_dir, int lock_fd)
+      : dir_(std::move(dir)), tmp_dir_(std::move(tmp_dir)), lock_fd_(lock_fd) {}
   std::string dir_;
+  std::string tmp_dir_;
+  int lock_fd_;  // holds LOCK_EX on tmp_dir_ + ".lock" while this Spool lives
 };
 
 }  // namespace mailgate::pipeline

@@ -1,8 +1,11 @@
 #include "pipeline/spool.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,16 +80,82 @@ TEST_F(SpoolTest, AbandonedWriterLeavesNothingBehind) {
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE(w->Append("half a mess").ok());
   }
-  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp"));
+  EXPECT_TRUE(std::filesystem::is_empty((*spool)->tmp_dir()));
   EXPECT_TRUE((*spool)->List()->empty());
 }
 
-TEST_F(SpoolTest, TemporaryFilesFromACrashAreDiscardedOnOpen) {
-  std::filesystem::create_directories(dir_ / "tmp");
-  std::ofstream(dir_ / "tmp" / "leftover") << "partial";
+TEST_F(SpoolTest, ClosingTheSpoolRemovesItsTemporaryFolderAndLock) {
+  {
+    auto spool = Spool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    EXPECT_TRUE(std::filesystem::is_directory((*spool)->tmp_dir()));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp"));
+}
+
+// Regression: with several `mailgate serve` workers on one data dir, a worker
+// starting up removed every file in tmp/, including the message another
+// worker was still downloading; that worker's Finish then failed.
+TEST_F(SpoolTest, OpeningTheSpoolLeavesALiveWorkersUnfinishedFileAlone) {
+  auto first = Spool::Open(dir_);
+  ASSERT_TRUE(first.ok());
+  auto w = (*first)->Create();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("Subject: half\r\n").ok());
+
+  auto second = Spool::Open(dir_);  // another worker starts
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE((*first)->tmp_dir(), (*second)->tmp_dir());
+
+  ASSERT_TRUE(w->Append("\r\nbody").ok());
+  auto f = w->Finish();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(Read(f->path), "Subject: half\r\n\r\nbody");
+}
+
+TEST_F(SpoolTest, ADeadWorkersUnfinishedFilesAreDiscardedOnOpen) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The worker dies mid-download: no destructor runs; the kernel drops
+    // its lock.
+    auto spool = Spool::Open(dir_);
+    if (!spool.ok()) ::_exit(1);
+    auto w = (*spool)->Create();
+    if (!w.ok() || !w->Append("partial").ok()) ::_exit(2);
+    ::_exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << wstatus;
+  std::size_t left = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "tmp")) {
+    left += e.is_regular_file() ? 1 : 0;
+  }
+  ASSERT_EQ(left, 2u);  // the dead worker's lock file and its partial message
+
   auto spool = Spool::Open(dir_);
   ASSERT_TRUE(spool.ok());
-  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "tmp"));
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "tmp")) {
+    names.push_back(e.path().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{(*spool)->tmp_dir(), (*spool)->tmp_dir() + ".lock"}));
+}
+
+TEST_F(SpoolTest, OldLooseTemporaryFilesAreDiscardedOnOpenRecentOnesKept) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir_ / "tmp");
+  std::ofstream(dir_ / "tmp" / "leftover") << "partial";
+  std::ofstream(dir_ / "tmp" / "being-written") << "partial";
+  fs::last_write_time(
+      dir_ / "tmp" / "leftover",
+      fs::file_time_type::clock::now() - Spool::kLooseTmpMaxAge - std::chrono::minutes(1));
+  auto spool = Spool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / "leftover"));
+  EXPECT_TRUE(fs::exists(dir_ / "tmp" / "being-written"));
 }
 
 TEST_F(SpoolTest, RemoveIsIdempotent) {

@@ -465,8 +465,8 @@ TEST(CheckerImapTest, NothingIsDeletedWhenTheSpoolFails) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(testing::DeliverByLmtp(user, TestMessage(i)).ok());
   Harness h;
   const store::Mailbox m = h.Imap(user, "delete");
-  // A file where the spool's tmp/ folder should be (root ignores permissions).
-  const std::string tmp = h.spool->dir() + "/tmp";
+  // A file where the spool's temporary folder should be (root ignores permissions).
+  const std::string tmp = h.spool->tmp_dir();
   std::filesystem::remove_all(tmp);
   std::ofstream(tmp) << "in the way";
 
@@ -505,7 +505,7 @@ TEST(CheckerImapTest, NothingIsDeletedWhenTheStoreCannotRecord) {
   EXPECT_EQ(Inspect(user).all.size(), 3u);
   EXPECT_TRUE(h.Downloads().empty());
   EXPECT_EQ(FilesIn(h.spool_new()), 0u);
-  EXPECT_EQ(FilesIn(h.spool->dir() + "/tmp"), 0u);
+  EXPECT_EQ(FilesIn(h.spool->tmp_dir()), 0u);
   EXPECT_EQ(h.Get(m.name).consecutive_failures, 1);
 
   h.db->fail_record_downloads = false;
@@ -816,7 +816,7 @@ TEST(CheckerImapTest, DroppedConnectionMidMessageRecordsNothingPartial) {
   EXPECT_EQ(downloads[0].uid, "1");
   EXPECT_FALSE(downloads[0].action_done);
   EXPECT_EQ(ReadFile(downloads[0].spool_path), one);
-  EXPECT_EQ(FilesIn(h.spool->dir() + "/tmp"), 0u);
+  EXPECT_EQ(FilesIn(h.spool->tmp_dir()), 0u);
   EXPECT_EQ(FilesIn(h.spool_new()), 1u);
 
   const CheckResult next = h.Check(m);
@@ -986,7 +986,7 @@ TEST(CheckerPop3Test, DroppedConnectionMidMessageRecordsNothingPartial) {
   EXPECT_EQ(downloads[0].uid, "uid-one");
   EXPECT_FALSE(downloads[0].action_done);
   EXPECT_EQ(ReadFile(downloads[0].spool_path), kMessage1);
-  EXPECT_EQ(FilesIn(h.spool->dir() + "/tmp"), 0u);
+  EXPECT_EQ(FilesIn(h.spool->tmp_dir()), 0u);
 
   const CheckResult next = h.Check(m);
   ASSERT_TRUE(next.status.ok()) << next.status.ToString() << "\n" << h.AllLines();
