@@ -238,6 +238,13 @@ class ForwardingStore : public Store {
   Status PurgeConsoleState(int64_t now, int64_t failures_before) override {
     return inner_->PurgeConsoleState(now, failures_before);
   }
+  Status CreatePendingAuthorization(const PendingAuthorization& pending, int64_t now) override {
+    return inner_->CreatePendingAuthorization(pending, now);
+  }
+  StatusOr<PendingAuthorization> TakePendingAuthorization(std::string_view state,
+                                                          int64_t now) override {
+    return inner_->TakePendingAuthorization(state, now);
+  }
   Status RecordLoginFailure(std::string_view key, int64_t now) override {
     return inner_->RecordLoginFailure(key, now);
   }

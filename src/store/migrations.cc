@@ -279,6 +279,20 @@ CREATE TABLE outgoing (
 CREATE INDEX outgoing_by_state ON outgoing (state, next_attempt_at, id);
 CREATE INDEX runs_by_finish ON runs (finished_at);
 )sql"},
+    Migration{6, "pending Connect authorizations of the console",
+              R"sql(
+CREATE TABLE pending_authorizations (
+  state TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  session_hash TEXT NOT NULL,
+  code_verifier_sealed TEXT,
+  redirect_uri TEXT NOT NULL,
+  token_url TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX pending_authorizations_by_expiry ON pending_authorizations (expires_at);
+)sql"},
 };
 
 }  // namespace

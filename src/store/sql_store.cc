@@ -188,6 +188,14 @@ Status SqlStore::UpdateAccount(std::string_view name, const AccountUpdate& u) {
     params.push_back(std::move(v));
   };
   const std::string n(name);
+  if (u.client_id) set("client_id", *u.client_id);
+  if (u.client_secret) {
+    set("client_secret_sealed",
+        SealOrNull(SecretAd("account", n, "client_secret"), *u.client_secret));
+  }
+  if (u.tenant) set("tenant", *u.tenant);
+  if (u.authority) set("authority", *u.authority);
+  if (u.scopes) set("scopes", JoinScopes(*u.scopes));
   if (u.flow) set("flow", *u.flow);
   if (u.grant_token_url) set("grant_token_url", *u.grant_token_url);
   if (u.refresh_token) {
@@ -346,15 +354,18 @@ Status SqlStore::ResealSecrets(std::shared_ptr<const Vault> next) {
     std::string_view table;
     std::string_view kind;  // SecretAd's first part
     std::vector<std::string_view> columns;
+    std::string_view key = "name";
   };
   const SealedColumns sealed[] = {
       {"accounts", "account", {"client_secret", "refresh_token", "access_token"}},
       {"transports", "transport", {"password"}},
       {"mailboxes", "mailbox", {"password"}},
+      {"pending_authorizations", "pending_authorization", {"code_verifier"}, "state"},
   };
   Status s = InTransaction([&]() -> Status {
     for (const auto& t : sealed) {
-      std::string select = "SELECT name";
+      std::string select = "SELECT ";
+      select += t.key;
       for (auto c : t.columns) {
         select += ", ";
         select += c;
@@ -375,7 +386,9 @@ Status SqlStore::ResealSecrets(std::shared_ptr<const Vault> next) {
           update += t.table;
           update += " SET ";
           update += t.columns[c];
-          update += "_sealed = ? WHERE name = ?";
+          update += "_sealed = ? WHERE ";
+          update += t.key;
+          update += " = ?";
           const SqlValue params[] = {next->Seal(plain->reveal(), ad), name};
           auto u = db_->Query(update, params);
           if (!u.ok()) return u.status();

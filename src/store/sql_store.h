@@ -157,6 +157,9 @@ class SqlStore final : public Store {
   Status TouchConsoleSession(std::string_view id_hash, int64_t last_seen_at,
                              int64_t expires_at) override;
   Status DeleteConsoleSession(std::string_view id_hash) override;
+  Status CreatePendingAuthorization(const PendingAuthorization& pending, int64_t now) override;
+  StatusOr<PendingAuthorization> TakePendingAuthorization(std::string_view state,
+                                                          int64_t now) override;
   Status PurgeConsoleState(int64_t now, int64_t failures_before) override;
   Status RecordLoginFailure(std::string_view key, int64_t now) override;
   StatusOr<LoginFailures> CountLoginFailures(std::string_view key, int64_t since) override;

@@ -159,9 +159,81 @@ Status SqlStore::PurgeConsoleState(int64_t now, int64_t failures_before) {
     const SqlValue sessions[] = {now};
     MAILGATE_RETURN_IF_ERROR(
         db_->Query("DELETE FROM console_sessions WHERE expires_at <= ?", sessions).status());
+    MAILGATE_RETURN_IF_ERROR(
+        db_->Query("DELETE FROM pending_authorizations WHERE expires_at <= ?", sessions).status());
     const SqlValue failures[] = {failures_before};
     return db_->Query("DELETE FROM login_failures WHERE at < ?", failures).status();
   });
+}
+
+// --- Pending Connect authorizations --------------------------------------------
+
+Status SqlStore::CreatePendingAuthorization(const PendingAuthorization& p, int64_t now) {
+  std::string scopes;
+  for (const auto& sc : p.scopes) {
+    if (!scopes.empty()) scopes += ' ';
+    scopes += sc;
+  }
+  Status s = InTransaction([&]() -> Status {
+    const SqlValue expired[] = {now};
+    MAILGATE_RETURN_IF_ERROR(
+        db_->Query("DELETE FROM pending_authorizations WHERE expires_at <= ?", expired).status());
+    const SqlValue params[] = {
+        p.state,
+        p.account,
+        p.session_hash,
+        SealOrNull(SecretAd("pending_authorization", p.state, "code_verifier"), p.code_verifier),
+        p.redirect_uri,
+        p.token_url,
+        scopes,
+        p.expires_at};
+    return db_
+        ->Query(
+            "INSERT INTO pending_authorizations (state, account, session_hash, "
+            "code_verifier_sealed, redirect_uri, token_url, scopes, expires_at) VALUES (?, ?, ?, "
+            "?, ?, ?, ?, ?)",
+            params)
+        .status();
+  });
+  return s.WithContext("storing a pending Connect");
+}
+
+StatusOr<PendingAuthorization> SqlStore::TakePendingAuthorization(std::string_view state,
+                                                                  int64_t now) {
+  // One statement removes and returns the row: of two callbacks carrying the
+  // same state (a replayed redirect, two workers), only one sees it.
+  const SqlValue params[] = {std::string(state)};
+  auto r = db_->Query(
+      "DELETE FROM pending_authorizations WHERE state = ? RETURNING account, session_hash, "
+      "code_verifier_sealed, redirect_uri, token_url, scopes, expires_at",
+      params);
+  if (!r.ok()) return r.status().WithContext("reading a pending Connect");
+  if (r->rows.empty() || ToInt(r->rows[0][6]) <= now) {
+    return Status::NotFound(
+        "this sign-in is unknown or has expired; press Connect on the Connected Accounts page "
+        "again");
+  }
+  const auto& row = r->rows[0];
+  PendingAuthorization p;
+  p.state = std::string(state);
+  p.account = ToText(row[0]);
+  p.session_hash = ToText(row[1]);
+  auto verifier = Unseal(SecretAd("pending_authorization", p.state, "code_verifier"), row[2]);
+  if (!verifier.ok()) return verifier.status().WithContext("reading a pending Connect");
+  p.code_verifier = std::move(*verifier);
+  p.redirect_uri = ToText(row[3]);
+  p.token_url = ToText(row[4]);
+  std::string word;
+  for (char c : ToText(row[5]) + " ") {
+    if (c != ' ') {
+      word += c;
+    } else if (!word.empty()) {
+      p.scopes.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  p.expires_at = ToInt(row[6]);
+  return p;
 }
 
 // --- Login throttling ----------------------------------------------------------

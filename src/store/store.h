@@ -279,8 +279,14 @@ struct Account {
   int64_t created_at = 0;
 };
 
-// A partial update of an account's token state; unset fields are unchanged.
+// A partial update of an account's token state (and, for `mailgate account
+// edit`, of its configuration); unset fields are unchanged.
 struct AccountUpdate {
+  std::optional<std::string> client_id;
+  std::optional<Secret> client_secret;  // an empty Secret clears it
+  std::optional<std::string> tenant;
+  std::optional<std::string> authority;
+  std::optional<std::vector<std::string>> scopes;  // empty: the provider's defaults
   std::optional<std::string> flow;
   std::optional<std::string> grant_token_url;
   std::optional<Secret> refresh_token;  // an empty Secret clears it
@@ -424,6 +430,20 @@ struct ApiToken {
   std::string prefix;      // the first characters, to recognise it in lists
   int64_t created_at = 0;
   int64_t last_used_at = 0;  // 0: never
+};
+
+// An authorization-code flow started with Connect in the console, waiting
+// for the provider's redirect. Kept in the store, not in the process, because
+// with several workers behind a balancer the redirect may reach another one.
+struct PendingAuthorization {
+  std::string state;  // unique: the OAuth `state` the provider sends back
+  std::string account;
+  std::string session_hash;  // the console session that pressed Connect
+  Secret code_verifier;      // PKCE (RFC 7636); sealed at rest
+  std::string redirect_uri;
+  std::string token_url;  // where the code is redeemed
+  std::vector<std::string> scopes;
+  int64_t expires_at = 0;
 };
 
 class Store {
@@ -660,8 +680,18 @@ class Store {
   virtual Status TouchConsoleSession(std::string_view id_hash, int64_t last_seen_at,
                                      int64_t expires_at) = 0;
   virtual Status DeleteConsoleSession(std::string_view id_hash) = 0;  // a no-op when absent
-  // Removes expired sessions and login failures older than `failures_before`.
+  // Removes expired sessions and pending authorizations, and login failures
+  // older than `failures_before`.
   virtual Status PurgeConsoleState(int64_t now, int64_t failures_before) = 0;
+
+  // Stores a pending authorization and removes those expired at `now`.
+  // kAlreadyExists on a colliding state (never, with random states).
+  virtual Status CreatePendingAuthorization(const PendingAuthorization& pending, int64_t now) = 0;
+  // Removes the pending authorization of `state` and returns it: single use,
+  // atomically (of two callers at once, on any workers, one gets it).
+  // kNotFound when unknown, already taken, or expired at `now`.
+  virtual StatusOr<PendingAuthorization> TakePendingAuthorization(std::string_view state,
+                                                                  int64_t now) = 0;
 
   // Login throttling, shared by every process on the database.
   virtual Status RecordLoginFailure(std::string_view key, int64_t now) = 0;

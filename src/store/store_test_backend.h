@@ -87,7 +87,8 @@ class PostgresBackend : public Backend {
   std::string Dump() override {
     // Every row of the tables that hold secrets (and of alerts), as text.
     std::string sql;
-    for (std::string_view table : {"accounts", "alerts", "transports", "mailboxes"}) {
+    for (std::string_view table :
+         {"accounts", "alerts", "transports", "mailboxes", "pending_authorizations"}) {
       if (!sql.empty()) sql += " UNION ALL ";
       sql += "SELECT t::text FROM ";
       sql += schema_;

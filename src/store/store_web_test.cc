@@ -207,6 +207,120 @@ TEST_P(StoreWebTest, GetRunReadsOneRun) {
   EXPECT_EQ(store_->GetRun(*id + 1000).status().kind(), Status::Kind::kNotFound);
 }
 
+PendingAuthorization Pending(std::string state, int64_t expires_at) {
+  PendingAuthorization p;
+  p.state = std::move(state);
+  p.account = "o365";
+  p.session_hash = "sess-hash";
+  p.code_verifier = Secret("VERIFIER-MARKER-91c2");
+  p.redirect_uri = "https://mail.example.com/accounts/callback";
+  p.token_url = "https://login.example.com/token";
+  p.scopes = {"offline_access", "https://outlook.office.com/IMAP.AccessAsUser.All"};
+  p.expires_at = expires_at;
+  return p;
+}
+
+TEST_P(StoreWebTest, PendingAuthorizationIsTakenOnceWithItsVerifierSealed) {
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("st-1", 1000), 100).ok());
+  // Another worker on the same database takes it.
+  auto other = backend_->Open(vault_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto p = (*other)->TakePendingAuthorization("st-1", 200);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->account, "o365");
+  EXPECT_EQ(p->session_hash, "sess-hash");
+  EXPECT_EQ(p->code_verifier.reveal(), "VERIFIER-MARKER-91c2");
+  EXPECT_EQ(p->redirect_uri, "https://mail.example.com/accounts/callback");
+  EXPECT_EQ(p->token_url, "https://login.example.com/token");
+  EXPECT_EQ(p->scopes, Pending("", 0).scopes);
+  EXPECT_EQ(p->expires_at, 1000);
+  // Single use: a replayed redirect finds nothing.
+  EXPECT_EQ(store_->TakePendingAuthorization("st-1", 200).status().kind(), Status::Kind::kNotFound);
+  EXPECT_EQ(store_->TakePendingAuthorization("unknown", 200).status().kind(),
+            Status::Kind::kNotFound);
+}
+
+TEST_P(StoreWebTest, PendingAuthorizationVerifierIsNotStoredInPlaintext) {
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("st-plain", 1000), 100).ok());
+  store_.reset();  // flush and close
+  const std::string dump = backend_->Dump();
+  EXPECT_EQ(dump.find("VERIFIER-MARKER-91c2"), std::string::npos);
+  EXPECT_NE(dump.find("st-plain"), std::string::npos);  // the dump does see the row
+}
+
+TEST_P(StoreWebTest, ResealMovesPendingVerifiersToTheNewKey) {
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("st-key", 1000), 100).ok());
+  auto next = test::NewVault();
+  ASSERT_TRUE(store_->ResealSecrets(next).ok());
+  auto with_next = backend_->Open(next);
+  ASSERT_TRUE(with_next.ok());
+  auto p = (*with_next)->TakePendingAuthorization("st-key", 200);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->code_verifier.reveal(), "VERIFIER-MARKER-91c2");
+}
+
+TEST_P(StoreWebTest, AccountConfigurationIsEditedInPlace) {
+  Account a;
+  a.name = "o365";
+  a.provider = "microsoft";
+  a.tenant = "contoso.onmicrosoft.com";
+  a.client_id = "app-1";
+  a.client_secret = Secret("old-secret");
+  ASSERT_TRUE(store_->CreateAccount(a, 1).ok());
+  AccountUpdate u;
+  u.client_secret = Secret("new-secret");
+  u.tenant = "fabrikam.onmicrosoft.com";
+  u.scopes = std::vector<std::string>{"https://outlook.office365.com/.default"};
+  ASSERT_TRUE(store_->UpdateAccount("o365", u).ok());
+  auto got = store_->GetAccount("o365");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->client_secret.reveal(), "new-secret");
+  EXPECT_EQ(got->tenant, "fabrikam.onmicrosoft.com");
+  EXPECT_EQ(got->client_id, "app-1");  // not in the update: unchanged
+  EXPECT_EQ(got->scopes, *u.scopes);
+  AccountUpdate clear;
+  clear.client_secret = Secret();
+  ASSERT_TRUE(store_->UpdateAccount("o365", clear).ok());
+  EXPECT_TRUE(store_->GetAccount("o365")->client_secret.empty());
+}
+
+TEST_P(StoreWebTest, ExpiredPendingAuthorizationsAreRefusedAndPurged) {
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("old", 150), 100).ok());
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("older", 120), 100).ok());
+  EXPECT_EQ(store_->TakePendingAuthorization("old", 150).status().kind(), Status::Kind::kNotFound);
+  // Creating one at 130 purges those expired by then ("older"); the console
+  // purge removes the rest.
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("new", 1000), 130).ok());
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("stale", 140), 130).ok());
+  ASSERT_TRUE(store_->PurgeConsoleState(500, 0).ok());
+  EXPECT_EQ(store_->TakePendingAuthorization("stale", 100).status().kind(),
+            Status::Kind::kNotFound);
+  EXPECT_EQ(store_->TakePendingAuthorization("older", 100).status().kind(),
+            Status::Kind::kNotFound);
+  EXPECT_TRUE(store_->TakePendingAuthorization("new", 500).ok());
+}
+
+TEST_P(StoreWebTest, ConcurrentCallbacksTakeAPendingAuthorizationOnce) {
+  ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("race", 1000), 100).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> taken{0}, errors{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto s = backend_->Open(vault_);
+      if (!s.ok()) return void(errors++);
+      auto p = (*s)->TakePendingAuthorization("race", 200);
+      if (p.ok()) {
+        taken++;
+      } else if (p.status().kind() != Status::Kind::kNotFound) {
+        errors++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(taken.load(), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreWebTest, test::BackendNames(), test::BackendName);
 
 }  // namespace
