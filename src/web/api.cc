@@ -1,6 +1,7 @@
 // REST API under /api/v1 (docs/openapi.yaml describes every endpoint).
 // JSON in and out; errors are {"error": "..."} with the status code of the
 // Status kind. Secrets are never returned: "password_set": true instead.
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -356,6 +357,67 @@ void AddAccountApi(Console::State& s) {
     auto saved = s.store().GetAccount(a.name);
     if (!saved.ok()) return JsonError(saved.status());
     return JsonResponse(AccountJson(*saved), 201);
+  });
+  // Configuration edits: only the fields present change. "client_secret":
+  // a new one, or "" to remove it; it is never returned.
+  auto edit = [&s](RequestContext& ctx) {
+    auto body = Body(ctx);
+    if (!body.ok()) return JsonError(body.status());
+    Reader r{*body, {}};
+    store::AccountUpdate u;
+    auto str = [&](std::string_view key, std::optional<std::string>& out) {
+      if (!body->contains(key)) return;
+      std::string v;
+      r.Str(key, v);
+      out = std::move(v);
+    };
+    str("client_id", u.client_id);
+    str("tenant", u.tenant);
+    str("authority", u.authority);
+    if (body->contains("client_secret")) {
+      store::Secret secret;
+      r.Secret("client_secret", secret);
+      u.client_secret = std::move(secret);
+    }
+    if (auto it = body->find("scopes"); it != body->end()) {
+      if (!it->value().is_array()) r.Fail("scopes", "an array of strings");
+      std::vector<std::string> scopes;
+      for (const auto& v : it->value().is_array() ? it->value().as_array() : json::array()) {
+        if (v.is_string()) scopes.emplace_back(v.as_string());
+      }
+      u.scopes = std::move(scopes);
+    }
+    for (const auto& field : *body) {
+      const std::string_view key(field.key().data(), field.key().size());
+      static constexpr std::string_view kEditable[] = {"client_id", "client_secret", "tenant",
+                                                       "authority", "scopes"};
+      if (std::find(std::begin(kEditable), std::end(kEditable), key) == std::end(kEditable)) {
+        r.Fail(key,
+               "left out: only client_id, client_secret, tenant, authority and scopes can "
+               "be changed (remove the account and add it again for the rest)");
+      }
+    }
+    Status st = r.error;
+    if (st.ok()) st = EditAccount(s, ctx.PathParam("name"), std::move(u));
+    if (!st.ok()) return JsonError(st);
+    auto saved = s.store().GetAccount(ctx.PathParam("name"));
+    if (!saved.ok()) return JsonError(saved.status());
+    return JsonResponse(AccountJson(*saved));
+  };
+  s.router.Add("PATCH", P("/accounts/{name}"), edit);
+  s.router.Add("POST", P("/accounts/{name}/client-credentials"), [&s](RequestContext& ctx) {
+    return ConnectClientCredentials(
+        s, ctx.PathParam("name"), [&s, name = ctx.PathParam("name")](const Status& st) {
+          if (st.kind() == Status::Kind::kNotFound) return JsonError(st);
+          if (!st.ok()) {
+            // The provider's refusal (AADSTS...) or a configuration to fix:
+            // not the API caller's credentials, so not a 401.
+            return JsonError(st.kind() == Status::Kind::kTransient ? 503 : 409, st.message());
+          }
+          auto saved = s.store().GetAccount(name);
+          if (!saved.ok()) return JsonError(saved.status());
+          return JsonResponse(AccountJson(*saved));
+        });
   });
   s.router.Add("DELETE", P("/accounts/{name}"), [&s](RequestContext& ctx) {
     Status st = s.store().DeleteAccount(ctx.PathParam("name"));

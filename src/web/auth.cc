@@ -95,41 +95,65 @@ StatusOr<int64_t> Authenticator::ThrottledFor(const std::string& key) {
 StatusOr<Authenticator::LoginResult> Authenticator::Login(std::string_view user,
                                                           std::string_view password,
                                                           std::string_view remote_ip) {
-  const std::string user_key = UserKey(user);
-  const std::string ip_key = IpKey(remote_ip);
-  for (const std::string* key : {&user_key, &ip_key}) {
-    auto wait = ThrottledFor(*key);
+  auto attempt = BeginLogin(user, remote_ip);
+  if (!attempt.ok()) return attempt.status();
+  return FinishLogin(*attempt, CheckPassword(*attempt, password));
+}
+
+bool Authenticator::CheckPassword(const LoginAttempt& attempt, std::string_view password) {
+  if (attempt.password_hash.empty()) {
+    (void)VerifyPassword(DummyHash(), password);
+    return false;
+  }
+  return VerifyPassword(attempt.password_hash, password);
+}
+
+StatusOr<Authenticator::LoginAttempt> Authenticator::BeginLogin(std::string_view user,
+                                                                std::string_view remote_ip) {
+  for (const std::string& key : {UserKey(user), IpKey(remote_ip)}) {
+    auto wait = ThrottledFor(key);
     if (!wait.ok()) return wait.status();
     if (*wait > 0) {
       return Status::Transient("too many failed sign-ins; try again in " + std::to_string(*wait) +
                                " seconds");
     }
   }
-  const int64_t now = clock_.NowSeconds();
   auto u = store_.GetConsoleUser(user);
   if (!u.ok() && u.status().kind() != Status::Kind::kNotFound) return u.status();
-  const bool ok = VerifyPassword(u.ok() ? u->password_hash : DummyHash(), password) && u.ok();
-  if (!ok) {
+  LoginAttempt a;
+  a.user = u.ok() ? u->name : std::string(user);
+  a.remote_ip = std::string(remote_ip);
+  if (u.ok()) a.password_hash = u->password_hash;
+  return a;
+}
+
+StatusOr<Authenticator::LoginResult> Authenticator::FinishLogin(const LoginAttempt& attempt,
+                                                                bool password_ok) {
+  const std::string user_key = UserKey(attempt.user);
+  const std::string ip_key = IpKey(attempt.remote_ip);
+  const int64_t now = clock_.NowSeconds();
+  if (!password_ok || attempt.password_hash.empty()) {
     MAILGATE_RETURN_IF_ERROR(store_.RecordLoginFailure(user_key, now));
     MAILGATE_RETURN_IF_ERROR(store_.RecordLoginFailure(ip_key, now));
-    spdlog::warn("console: failed sign-in for '{}' from {}", user, remote_ip);
+    spdlog::warn("console: failed sign-in for '{}' from {}", attempt.user, attempt.remote_ip);
     return Status::Auth(
         "wrong user name or password; `mailgate admin set-password` sets a new one");
   }
   MAILGATE_RETURN_IF_ERROR(store_.ClearLoginFailures(user_key));
   MAILGATE_RETURN_IF_ERROR(store_.ClearLoginFailures(ip_key));
-  // Expired sessions and old failures go now and then: on each sign-in.
+  // Expired sessions, old failures and abandoned Connects go now and then:
+  // on each sign-in.
   (void)store_.PurgeConsoleState(now, now - options_.failure_window_seconds);
 
   const std::string id = random_.Token(32);
   store::ConsoleSession s;
   s.id_hash = Sha256Hex(id);
-  s.user = u->name;
+  s.user = attempt.user;
   s.created_at = now;
   s.last_seen_at = now;
   s.expires_at = now + options_.idle_timeout_seconds;
   MAILGATE_RETURN_IF_ERROR(store_.CreateConsoleSession(s));
-  spdlog::info("console: '{}' signed in from {}", u->name, remote_ip);
+  spdlog::info("console: '{}' signed in from {}", attempt.user, attempt.remote_ip);
   // A browser-session cookie: the server enforces the idle expiry.
   return LoginResult{Cookie(id, -1)};
 }

@@ -73,6 +73,23 @@ class Authenticator {
   StatusOr<LoginResult> Login(std::string_view user, std::string_view password,
                               std::string_view remote_ip);
 
+  // Login in three steps, so that the Argon2id verification (tens of
+  // milliseconds and 64 MiB) can run off the server's thread: BeginLogin
+  // (store: throttling, the user's hash), CheckPassword (no store, any
+  // thread), FinishLogin (store: the failure, or the new session).
+  struct LoginAttempt {
+    std::string user;
+    std::string remote_ip;
+    std::string password_hash;  // empty: no such user
+  };
+  // kTransient: throttled (the message says when to try again).
+  StatusOr<LoginAttempt> BeginLogin(std::string_view user, std::string_view remote_ip);
+  // Verifies against the user's hash, or against a dummy one when there is
+  // no such user, so that a wrong user name takes as long as a wrong password.
+  static bool CheckPassword(const LoginAttempt& attempt, std::string_view password);
+  // kAuth when !password_ok or the user does not exist.
+  StatusOr<LoginResult> FinishLogin(const LoginAttempt& attempt, bool password_ok);
+
   // The principal of a session cookie value; kNotFound when unknown or
   // expired. Extends the idle expiry (at most one write a minute).
   StatusOr<Principal> FromSessionCookie(std::string_view session_id);

@@ -62,7 +62,20 @@ std::string LoginPage(std::string_view error, std::string_view next, int status_
   return RenderPage({"Sign in", "", "", "", 0, ""}, body);
 }
 
+HttpResponse LoginRefused(const Status& status, const std::string& next) {
+  const int code = status.kind() == Status::Kind::kTransient ? 429
+                   : status.kind() == Status::Kind::kAuth    ? 401
+                                                             : 500;
+  if (code == 500) spdlog::error("console: sign-in: {}", status.ToString());
+  return HttpResponse::Html(LoginPage(status.message(), next), code);
+}
+
 }  // namespace
+
+std::string LogUnexpected(const std::exception& e) {
+  spdlog::error("console: unexpected error: {}", e.what());
+  return "internal error; see the server log\n";
+}
 
 PageFrame Frame(const RequestContext& ctx, std::string title, std::string nav) {
   return PageFrame{std::move(title), std::move(nav), ctx.principal.user, ctx.principal.csrf, 0, ""};
@@ -166,17 +179,20 @@ HttpResponse Dispatch(Console::State& s, const HttpRequest& req) {
     if (req.method != "POST") return HttpResponse::Text("method not allowed\n", 405);
     const Params form = ParseUrlEncoded(req.body);
     const std::string next = SafeNext(Param(form, "next"));
-    auto result = s.auth.Login(Param(form, "user"), Param(form, "password"), req.remote_ip);
-    if (!result.ok()) {
-      const int code = result.status().kind() == Status::Kind::kTransient ? 429
-                       : result.status().kind() == Status::Kind::kAuth    ? 401
-                                                                          : 500;
-      if (code == 500) spdlog::error("console: sign-in: {}", result.status().ToString());
-      return HttpResponse::Html(LoginPage(result.status().message(), next), code);
-    }
-    HttpResponse r = HttpResponse::Redirect(next);
-    r.headers.emplace_back("Set-Cookie", result->set_cookie);
-    return r;
+    auto attempt = s.auth.BeginLogin(Param(form, "user"), req.remote_ip);
+    if (!attempt.ok()) return LoginRefused(attempt.status(), next);
+    // Argon2id off the server's thread; the store again back on it.
+    std::function<bool()> verify = [a = *attempt, password = Param(form, "password")] {
+      return Authenticator::CheckPassword(a, password);
+    };
+    std::function<HttpResponse(bool)> finish = [&s, a = *attempt, next](bool password_ok) {
+      auto result = s.auth.FinishLogin(a, password_ok);
+      if (!result.ok()) return LoginRefused(result.status(), next);
+      HttpResponse r = HttpResponse::Redirect(next);
+      r.headers.emplace_back("Set-Cookie", result->set_cookie);
+      return r;
+    };
+    return s.OffThread(std::move(verify), std::move(finish));
   }
 
   // The identity provider's redirect after Connect. Public because the

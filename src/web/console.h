@@ -24,6 +24,17 @@
 
 namespace mailgate::web {
 
+// Runs blocking work (Argon2id at sign-in, a call to a token endpoint) away
+// from the server's thread, so that one slow request does not stall every
+// other. `work` runs on another thread and must not touch the store or the
+// console; `done` then runs on the server's thread. The server's runner is
+// a small thread pool (http_server.cc).
+class BlockingRunner {
+ public:
+  virtual ~BlockingRunner() = default;
+  virtual void Run(std::function<void()> work, std::function<void()> done) = 0;
+};
+
 // What the console uses; the pointers must outlive it. `tester`, `http` and
 // `tokens` may be null: Test and Connect then say they are not available.
 struct ConsoleDeps {
@@ -34,6 +45,8 @@ struct ConsoleDeps {
   oauth::Random* random = nullptr;
   http::HttpClient* http = nullptr;       // for redeeming authorization codes
   oauth::TokenManager* tokens = nullptr;  // SaveGrant after Connect
+  // Null: blocking work runs inline, on the calling thread (tests).
+  BlockingRunner* blocking = nullptr;
 };
 
 struct ConsoleOptions {

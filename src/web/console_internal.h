@@ -3,6 +3,8 @@
 #define MAILGATE_WEB_CONSOLE_INTERNAL_H_
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "oauth/flows.h"
@@ -16,23 +18,11 @@ class value;
 
 namespace mailgate::web {
 
-// An authorization started with Connect, waiting for its redirect.
-struct PendingAuthorization {
-  std::string account;
-  std::string session_hash;
-  oauth::AuthorizationRequest request;
-  int64_t expires_at = 0;
-};
-
 struct Console::State {
   ConsoleDeps deps;
   ConsoleOptions options;
   Authenticator auth;
   Router router;
-  // Keyed by the request's `state`. In memory: the redirect comes back to
-  // the process that started it (with several workers behind a balancer,
-  // keep console sessions sticky).
-  std::map<std::string, PendingAuthorization> pending;
 
   State(ConsoleDeps d, ConsoleOptions o)
       : deps(d), options(std::move(o)), auth(*d.store, *d.clock, *d.random, options.auth) {}
@@ -40,7 +30,36 @@ struct Console::State {
   store::Store& store() { return *deps.store; }
   int64_t now() { return deps.clock->NowSeconds(); }
   std::string RedirectUri() const { return options.public_url + "/accounts/callback"; }
+
+  // A response produced by blocking `work` (run off the server's thread)
+  // and then `finish` (on the server's thread, where the store may be used).
+  template <typename T>
+  HttpResponse OffThread(std::function<T()> work, std::function<HttpResponse(T)> finish);
 };
+
+// Logs an unexpected exception; returns the text for the 500 response.
+std::string LogUnexpected(const std::exception& e);
+
+template <typename T>
+HttpResponse Console::State::OffThread(std::function<T()> work,
+                                       std::function<HttpResponse(T)> finish) {
+  BlockingRunner* runner = deps.blocking;
+  if (runner == nullptr) return finish(work());
+  return HttpResponse::Later([runner, work = std::move(work), finish = std::move(finish)](
+                                 std::function<void(HttpResponse)> respond) mutable {
+    auto result = std::make_shared<std::optional<T>>();
+    runner->Run([result, work = std::move(work)] { result->emplace(work()); },
+                [result, finish = std::move(finish), respond = std::move(respond)] {
+                  HttpResponse r;
+                  try {
+                    r = finish(std::move(**result));
+                  } catch (const std::exception& e) {
+                    r = HttpResponse::Text(LogUnexpected(e), 500);
+                  }
+                  respond(std::move(r));
+                });
+  });
+}
 
 // The frame for an authenticated page.
 PageFrame Frame(const RequestContext& ctx, std::string title, std::string nav);
@@ -58,6 +77,16 @@ void AddSchedulerPages(Console::State& state);
 void AddAlertPages(Console::State& state);
 void AddTokenPages(Console::State& state);
 void AddApi(Console::State& state);
+
+// Edits an account's configuration (the client ID, secret, tenant,
+// authority and scopes set in `edit`; its other fields are ignored) after
+// validating the result as a whole. Used by the page and the API.
+Status EditAccount(Console::State& state, const std::string& name, store::AccountUpdate edit);
+// Fetches an app-only token (client credentials, RFC 6749 section 4.4) for
+// `name` off the server's thread and saves the grant; `render` makes the
+// response from the outcome (the provider's error when it refused).
+HttpResponse ConnectClientCredentials(Console::State& state, const std::string& name,
+                                      std::function<HttpResponse(const Status&)> render);
 
 // The OAuth redirect (public: see console.cc).
 HttpResponse HandleAccountCallback(Console::State& state, const HttpRequest& request);

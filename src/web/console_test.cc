@@ -5,9 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <regex>
+#include <thread>
 
 #include "http/http_client.h"
+#include "oauth/fakes_for_test.h"
+#include "oauth/token_manager.h"
 #include "support/test_certs.h"
 #include "web/http_server.h"
 #include "web/web_test_support.h"
@@ -220,12 +226,315 @@ TEST_F(ConsoleTest, ApiTokensAuthenticateUntilRevoked) {
   EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 401);
 }
 
+// Records blocking work instead of running it, so a test sees what the
+// server's thread would have had to wait for.
+class ManualRunner : public BlockingRunner {
+ public:
+  void Run(std::function<void()> work, std::function<void()> done) override {
+    jobs.emplace_back(std::move(work), std::move(done));
+  }
+  std::vector<std::pair<std::function<void()>, std::function<void()>>> jobs;
+};
+
+// Regression: Argon2id ran on the server's io thread at every sign-in and
+// stalled every other request meanwhile.
+TEST_F(ConsoleTest, PasswordVerificationRunsOffTheServersThread) {
+  ManualRunner runner;
+  ConsoleDeps deps;
+  deps.store = store_.get();
+  deps.actions = &actions_;
+  deps.tester = &tester_;
+  deps.clock = &clock_;
+  deps.random = &random_;
+  deps.blocking = &runner;
+  Console console(deps, ConsoleOptions{});
+  for (const auto& [password, want] :
+       std::vector<std::pair<std::string, int>>{{"nope", 401}, {"pw", 303}}) {
+    HttpRequest req;
+    req.method = "POST";
+    req.path = "/login";
+    req.body = "user=admin&password=" + password + "&next=%2Falerts";
+    req.headers = {{"host", "127.0.0.1:8025"},
+                   {"content-type", "application/x-www-form-urlencoded"}};
+    req.remote_ip = "127.0.0.1";
+    HttpResponse r = console.Handle(req);
+    ASSERT_TRUE(r.later) << "answered inline with " << r.status;
+    std::optional<HttpResponse> out;
+    r.later([&](HttpResponse x) { out = std::move(x); });
+    ASSERT_EQ(runner.jobs.size(), 1u);
+    EXPECT_FALSE(out.has_value());  // waits for the verification
+    auto [work, done] = std::move(runner.jobs.front());
+    runner.jobs.clear();
+    std::thread worker(work);  // another thread, as the pool's
+    worker.join();
+    done();
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(out->status, want) << password;
+    EXPECT_EQ(Header(*out, "Content-Security-Policy"), kContentSecurityPolicy);
+    if (want == 303) {
+      EXPECT_EQ(Header(*out, "Location"), "/alerts");
+      EXPECT_TRUE(Header(*out, "Set-Cookie").starts_with("mailgate_session="));
+    }
+  }
+}
+
 TEST_F(ConsoleTest, ActionsNotInThisBuildSaySo) {
   auto token = console_->auth().CreateApiToken("ci");
   const Params bearer = {{"authorization", "Bearer " + *token}};
   HttpResponse r = Send("POST", "/api/v1/jobs/check/run", "", bearer);
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("not available in this build"), std::string::npos);
+}
+
+// Two workers behind a balancer: each its own Console, one database.
+class AccountsConsoleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_->SetConsolePassword("admin", *HashPassword("pw"), 1).ok());
+    ConsoleDeps deps;
+    deps.store = store_.get();
+    deps.actions = &actions_;
+    deps.tester = &tester_;
+    deps.clock = &clock_;
+    deps.random = &random_;
+    deps.http = &http_;
+    deps.tokens = &tokens_;
+    first_ = std::make_unique<Console>(deps, ConsoleOptions{});
+    second_ = std::make_unique<Console>(deps, ConsoleOptions{});
+  }
+  static HttpResponse Send(Console& c, std::string method, std::string target,
+                           std::string body = "", Params headers = {}) {
+    HttpRequest r;
+    r.method = std::move(method);
+    const size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    r.headers.emplace_back("host", "127.0.0.1:8025");
+    if (!r.body.empty()) {
+      r.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
+    }
+    r.remote_ip = "127.0.0.1";
+    HttpResponse res = c.Handle(r);
+    EXPECT_FALSE(res.later);  // no BlockingRunner: everything inline
+    return res;
+  }
+  // Signs in on `c`; returns the session cookie and the CSRF token.
+  std::pair<std::string, std::string> SignIn(Console& c) {
+    HttpResponse login = Send(c, "POST", "/login", "user=admin&password=pw");
+    std::string cookie;
+    for (const auto& [k, v] : login.headers) {
+      if (k == "Set-Cookie") cookie = v.substr(0, v.find(';'));
+    }
+    std::smatch m;
+    const std::string page = Send(c, "GET", "/accounts", "", {{"cookie", cookie}}).body;
+    EXPECT_TRUE(std::regex_search(page, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")));
+    return {cookie, m.size() > 1 ? m[1].str() : std::string()};
+  }
+  // Signs in on `c`, adds a generic account and presses Connect; returns
+  // the session cookie and the authorization's state.
+  std::pair<std::string, std::string> StartConnect(Console& c) {
+    auto [cookie, csrf] = SignIn(c);
+    EXPECT_EQ(Send(c, "POST", "/accounts",
+                   "csrf=" + csrf +
+                       "&name=idp&provider=generic&client_id=app&scopes=mail"
+                       "&auth_url=https%3A%2F%2Fidp.example%2Fauthorize"
+                       "&token_url=https%3A%2F%2Fidp.example%2Ftoken",
+                   {{"cookie", cookie}})
+                  .status,
+              303);
+    std::smatch m;
+    const std::string connecting =
+        Send(c, "POST", "/accounts/idp/connect", "csrf=" + csrf, {{"cookie", cookie}}).body;
+    EXPECT_TRUE(std::regex_search(connecting, m, std::regex("[?&;]state=([A-Za-z0-9_-]+)")))
+        << connecting;
+    return {cookie, m.size() > 1 ? m[1].str() : std::string()};
+  }
+
+  test::TempStore store_;
+  NullConsoleActions actions_;
+  test::InstantTester tester_;
+  oauth::FakeClock clock_;
+  oauth::FakeRandom random_;
+  oauth::ScriptedHttp http_;
+  oauth::TokenManager tokens_{*store_, http_, clock_, random_};
+  std::unique_ptr<Console> first_, second_;
+};
+
+// Regression: the pending authorization lived in the memory of the worker
+// that pressed Connect, so a callback that reached another worker failed.
+TEST_F(AccountsConsoleTest, TheConnectCallbackMayReachAnotherWorkerOnce) {
+  auto [cookie, state] = StartConnect(*first_);
+  ASSERT_FALSE(state.empty());
+  http_.ThenJson(200, R"({"access_token":"at-1","refresh_token":"rt-1","expires_in":3600,)"
+                      R"("token_type":"Bearer"})");
+  HttpResponse done = Send(*second_, "GET", "/accounts/callback?code=c0de&state=" + state, "",
+                           {{"cookie", cookie}});
+  EXPECT_EQ(done.status, 200) << done.body;
+  EXPECT_NE(done.body.find("id=\"connected\""), std::string::npos) << done.body;
+  ASSERT_EQ(http_.requests.size(), 1u);
+  // The PKCE verifier made the round trip through the store.
+  EXPECT_NE(http_.requests[0].body.find("code_verifier="), std::string::npos);
+  EXPECT_NE(http_.requests[0].body.find("code=c0de"), std::string::npos);
+  EXPECT_EQ(store_->GetAccount("idp")->status, store::AccountStatus::kOk);
+  // Single use: the same redirect again, on either worker, is refused
+  // without asking the provider.
+  for (Console* c : {first_.get(), second_.get()}) {
+    HttpResponse again =
+        Send(*c, "GET", "/accounts/callback?code=c0de&state=" + state, "", {{"cookie", cookie}});
+    EXPECT_EQ(again.status, 400);
+    EXPECT_NE(again.body.find("unknown or has expired"), std::string::npos);
+  }
+  EXPECT_EQ(http_.requests.size(), 1u);
+}
+
+TEST_F(AccountsConsoleTest, AnExpiredConnectIsRefused) {
+  auto [cookie, state] = StartConnect(*first_);
+  clock_.Advance(16 * 60);
+  HttpResponse late = Send(*second_, "GET", "/accounts/callback?code=c0de&state=" + state, "",
+                           {{"cookie", cookie}});
+  EXPECT_EQ(late.status, 400);
+  EXPECT_NE(late.body.find("unknown or has expired"), std::string::npos);
+  EXPECT_TRUE(http_.requests.empty());
+}
+
+// A Microsoft app-only account with a client secret, added on `first_`.
+constexpr std::string_view kAppOnlyForm =
+    "&name=o365&provider=microsoft&client_id=11111111-2222-3333-4444-555555555555"
+    "&tenant=contoso.onmicrosoft.com&client_secret=SECRET-MARKER-7f3a";
+
+TEST_F(AccountsConsoleTest, EditingAnAccountKeepsOrReplacesTheSecretAndNeverShowsIt) {
+  auto [cookie, csrf] = SignIn(*first_);
+  const Params c = {{"cookie", cookie}};
+  ASSERT_EQ(
+      Send(*first_, "POST", "/accounts", "csrf=" + csrf + std::string(kAppOnlyForm), c).status,
+      303);
+  HttpResponse form = Send(*first_, "GET", "/accounts/o365", "", c);
+  ASSERT_EQ(form.status, 200);
+  EXPECT_NE(form.body.find("id=\"account-edit-form\""), std::string::npos);
+  EXPECT_NE(form.body.find("contoso.onmicrosoft.com"), std::string::npos);
+  EXPECT_EQ(form.body.find(kMarker), std::string::npos);
+  EXPECT_NE(form.body.find("leave blank to keep it"), std::string::npos);
+
+  // A blank secret keeps the stored one; the tenant and scopes change.
+  HttpResponse saved = Send(*first_, "POST", "/accounts/o365",
+                            "csrf=" + csrf +
+                                "&client_id=11111111-2222-3333-4444-555555555555"
+                                "&client_secret=&tenant=fabrikam.onmicrosoft.com"
+                                "&authority=&scopes=https%3A%2F%2Foutlook.office365.com%2F.default",
+                            c);
+  EXPECT_EQ(saved.status, 303) << saved.body;
+  auto a = store_->GetAccount("o365");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->tenant, "fabrikam.onmicrosoft.com");
+  EXPECT_EQ(a->scopes, std::vector<std::string>{"https://outlook.office365.com/.default"});
+  EXPECT_EQ(a->client_secret.reveal(), kMarker);
+  // A new secret replaces it (an expired client secret).
+  ASSERT_EQ(Send(*first_, "POST", "/accounts/o365",
+                 "csrf=" + csrf +
+                     "&client_id=11111111-2222-3333-4444-555555555555&client_secret=NEW-SECRET"
+                     "&tenant=fabrikam.onmicrosoft.com&scopes=",
+                 c)
+                .status,
+            303);
+  EXPECT_EQ(store_->GetAccount("o365")->client_secret.reveal(), "NEW-SECRET");
+  EXPECT_EQ(Send(*first_, "GET", "/accounts/o365?saved=1", "", c).body.find("NEW-SECRET"),
+            std::string::npos);
+  // Invalid: said on the form, nothing saved.
+  HttpResponse bad = Send(*first_, "POST", "/accounts/o365",
+                          "csrf=" + csrf + "&client_id=&tenant=fabrikam.onmicrosoft.com", c);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("class=\"notice error\""), std::string::npos);
+  EXPECT_EQ(store_->GetAccount("o365")->client_id, "11111111-2222-3333-4444-555555555555");
+  // Removing the secret.
+  ASSERT_EQ(Send(*first_, "POST", "/accounts/o365",
+                 "csrf=" + csrf +
+                     "&client_id=11111111-2222-3333-4444-555555555555&clear_client_secret=1"
+                     "&tenant=fabrikam.onmicrosoft.com",
+                 c)
+                .status,
+            303);
+  EXPECT_TRUE(store_->GetAccount("o365")->client_secret.empty());
+  // Without the CSRF token: refused.
+  EXPECT_EQ(Send(*first_, "POST", "/accounts/o365", "client_id=x", c).status, 403);
+}
+
+TEST_F(AccountsConsoleTest, ConnectAppOnlyFetchesTheTokenOrShowsTheProvidersError) {
+  auto [cookie, csrf] = SignIn(*first_);
+  const Params c = {{"cookie", cookie}};
+  ASSERT_EQ(
+      Send(*first_, "POST", "/accounts", "csrf=" + csrf + std::string(kAppOnlyForm), c).status,
+      303);
+  EXPECT_NE(Send(*first_, "GET", "/accounts", "", c).body.find("id=\"account-connect-app-o365\""),
+            std::string::npos);
+  // The provider refuses (an expired client secret): its message is shown.
+  http_.ThenJson(401,
+                 R"({"error":"invalid_client","error_description":"AADSTS7000222: The provided )"
+                 R"(client secret keys for app '1111' are expired.\r\nTrace ID: 42",)"
+                 R"("error_codes":[7000222]})");
+  HttpResponse refused =
+      Send(*first_, "POST", "/accounts/o365/client-credentials", "csrf=" + csrf, c);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("AADSTS7000222"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.body.find(kMarker), std::string::npos);
+  ASSERT_EQ(http_.requests.size(), 1u);
+  EXPECT_NE(http_.requests[0].url.find("contoso.onmicrosoft.com/oauth2/v2.0/token"),
+            std::string::npos)
+      << http_.requests[0].url;
+  EXPECT_NE(http_.requests[0].body.find("grant_type=client_credentials"), std::string::npos);
+
+  http_.ThenJson(200, R"({"access_token":"app-at","expires_in":3599,"token_type":"Bearer"})");
+  HttpResponse ok = Send(*first_, "POST", "/accounts/o365/client-credentials", "csrf=" + csrf, c);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.body.find("id=\"connected\""), std::string::npos);
+  auto a = store_->GetAccount("o365");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->flow, "client-credentials");
+  EXPECT_EQ(a->status, store::AccountStatus::kOk);
+  EXPECT_EQ(a->access_token.reveal(), "app-at");
+}
+
+TEST_F(AccountsConsoleTest, TheApiEditsAnAccountAndConnectsItAppOnly) {
+  auto token = first_->auth().CreateApiToken("ci");
+  ASSERT_TRUE(token.ok());
+  const Params bearer = {{"authorization", "Bearer " + *token}};
+  auto json = [&](std::string method, std::string path, std::string body) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.body = std::move(body);
+    r.headers = bearer;
+    r.headers.emplace_back("host", "127.0.0.1:8025");
+    r.headers.emplace_back("content-type", "application/json");
+    r.remote_ip = "127.0.0.1";
+    return first_->Handle(r);
+  };
+  ASSERT_EQ(json("POST", "/api/v1/accounts",
+                 R"({"name":"o365","provider":"microsoft","client_id":"11111111-2222-3333-4444-)"
+                 R"(555555555555","tenant":"contoso.onmicrosoft.com"})")
+                .status,
+            201);
+  HttpResponse edited =
+      json("PATCH", "/api/v1/accounts/o365", R"({"client_secret":"SECRET-MARKER-7f3a"})");
+  EXPECT_EQ(edited.status, 200) << edited.body;
+  EXPECT_NE(edited.body.find("\"client_secret_set\":true"), std::string::npos);
+  EXPECT_EQ(edited.body.find(kMarker), std::string::npos);
+  EXPECT_EQ(store_->GetAccount("o365")->tenant, "contoso.onmicrosoft.com");  // unchanged
+  EXPECT_EQ(json("PATCH", "/api/v1/accounts/o365", R"({"provider":"google"})").status, 400);
+  EXPECT_EQ(json("PATCH", "/api/v1/accounts/nope", R"({"tenant":"x.example"})").status, 404);
+
+  http_.ThenJson(400, R"({"error":"invalid_request","error_description":"AADSTS90002: Tenant )"
+                      R"('contoso.onmicrosoft.com' not found."})");
+  HttpResponse refused = json("POST", "/api/v1/accounts/o365/client-credentials", "");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_NE(refused.body.find("AADSTS90002"), std::string::npos) << refused.body;
+  http_.ThenJson(200, R"({"access_token":"app-at","expires_in":3599,"token_type":"Bearer"})");
+  HttpResponse ok = json("POST", "/api/v1/accounts/o365/client-credentials", "");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(ok.body.find("\"flow\":\"client-credentials\""), std::string::npos) << ok.body;
+  EXPECT_NE(ok.body.find("\"status\":\"ok\""), std::string::npos);
+  EXPECT_EQ(ok.body.find("app-at"), std::string::npos);
 }
 
 // --- Over real HTTP -------------------------------------------------------------
@@ -347,6 +656,108 @@ TEST_F(ServerTest, SecretsNeverLeaveAndAuthenticationHoldsOverHttp) {
   // Revoked from the console: the token stops working.
   EXPECT_EQ(Send("POST", "/tokens/ci/revoke", "csrf=" + csrf, cookie).status, 303);
   EXPECT_EQ(Send("GET", "/api/v1/mailboxes", "", bearer).status, 401);
+}
+
+// A token endpoint that answers only when the test releases it.
+class HeldTokenEndpoint : public http::HttpClient {
+ public:
+  StatusOr<http::Response> Send(const http::Request& request) override {
+    std::unique_lock l(mu_);
+    requests_.push_back(request);
+    cv_.notify_all();
+    cv_.wait(l, [this] { return released_; });
+    http::Response r;
+    r.status = 200;
+    r.body = R"({"access_token":"at-1","refresh_token":"rt-1","expires_in":3600,)"
+             R"("token_type":"Bearer"})";
+    return r;
+  }
+  void WaitForRequest() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [this] { return !requests_.empty(); });
+  }
+  void Release() {
+    std::lock_guard l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<http::Request> requests_;
+  bool released_ = false;
+};
+
+// Regression: the Connect callback redeemed its code on the server's io
+// thread, so a slow token endpoint stalled every request (even /healthz).
+TEST(ServerBlockingTest, ASlowTokenEndpointDoesNotStallOtherRequests) {
+  test::TempStore store;
+  NullConsoleActions actions;
+  HeldTokenEndpoint endpoint;
+  oauth::FakeClock clock;
+  oauth::FakeRandom random;
+  oauth::TokenManager tokens(*store, endpoint, clock, random);
+  ServeOptions o;
+  o.listen = "127.0.0.1:0";
+  std::string password;
+  o.on_admin_created = [&](const std::string&, const std::string& p) { password = p; };
+  o.http = &endpoint;
+  o.token_manager = &tokens;
+  Server server(o, *store, actions);
+  auto url = server.Start();
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  const std::string base = url->substr(0, url->size() - 1);
+  auto client = http::NewCurlHttpClient({});
+  auto send = [&](const std::string& method, const std::string& path, const std::string& body,
+                  http::Headers headers) {
+    http::Request r;
+    r.method = method;
+    r.url = base + path;
+    r.body = body;
+    r.headers = std::move(headers);
+    if (!body.empty()) r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    auto res = client->Send(r);
+    EXPECT_TRUE(res.ok()) << path << ": " << res.status().ToString();
+    return res.ok() ? *res : http::Response{};
+  };
+  http::Response login = send("POST", "/login", "user=admin&password=" + password, {});
+  ASSERT_EQ(login.status, 303);
+  const std::string set_cookie(login.Header("set-cookie"));
+  const http::Headers cookie = {{"Cookie", set_cookie.substr(0, set_cookie.find(';'))}};
+  std::smatch m;
+  const std::string page = send("GET", "/accounts", "", cookie).body;
+  ASSERT_TRUE(std::regex_search(page, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")));
+  const std::string csrf = m[1].str();
+  ASSERT_EQ(send("POST", "/accounts",
+                 "csrf=" + csrf +
+                     "&name=idp&provider=generic&client_id=app&scopes=mail"
+                     "&auth_url=http%3A%2F%2F127.0.0.1%3A9%2Fauthorize"
+                     "&token_url=http%3A%2F%2F127.0.0.1%3A9%2Ftoken",
+                 cookie)
+                .status,
+            303);
+  const std::string connecting = send("POST", "/accounts/idp/connect", "csrf=" + csrf, cookie).body;
+  ASSERT_TRUE(std::regex_search(connecting, m, std::regex("[?&;]state=([A-Za-z0-9_-]+)")))
+      << connecting;
+  const std::string state = m[1].str();
+
+  http::Response callback;
+  std::thread browser(
+      [&] { callback = send("GET", "/accounts/callback?code=c0de&state=" + state, "", cookie); });
+  endpoint.WaitForRequest();
+  // The code is being redeemed and the endpoint holds on: the server still
+  // answers everyone else.
+  EXPECT_EQ(send("GET", "/healthz", "", {}).status, 200);
+  EXPECT_EQ(send("GET", "/accounts", "", cookie).status, 200);
+  endpoint.Release();
+  browser.join();
+  EXPECT_EQ(callback.status, 200) << callback.body;
+  EXPECT_NE(callback.body.find("id=\"connected\""), std::string::npos) << callback.body;
+  auto account = store->GetAccount("idp");
+  ASSERT_TRUE(account.ok());
+  EXPECT_EQ(account->status, store::AccountStatus::kOk);
+  server.Stop();
 }
 
 }  // namespace

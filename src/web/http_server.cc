@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -194,6 +195,31 @@ StatusOr<tcp::endpoint> ParseListen(const std::string& listen) {
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
+// Blocking work on a small pool of its own; `done` is posted back to the
+// server's io_context, where the console (and the store) live.
+class PoolRunner : public BlockingRunner {
+ public:
+  PoolRunner(asio::io_context& io, std::size_t threads) : io_(io), pool_(threads) {}
+  // Waits for work in progress; queued work is dropped (its `done` too).
+  ~PoolRunner() override {
+    pool_.stop();
+    pool_.join();
+  }
+  void Run(std::function<void()> work, std::function<void()> done) override {
+    asio::post(pool_, [this, work = std::move(work), done = std::move(done)]() mutable {
+      work();
+      asio::post(io_, std::move(done));
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+  asio::thread_pool pool_;
+};
+
+// Argon2id needs 64 MiB per verification: a few at a time is plenty.
+constexpr std::size_t kBlockingThreads = 2;
+
 }  // namespace
 
 struct Server::Impl {
@@ -205,6 +231,9 @@ struct Server::Impl {
   std::unique_ptr<asio::ssl::context> tls;  // HTTPS when a certificate is given
   std::unique_ptr<ConnectionTester> tester;
   std::unique_ptr<Console> console;
+  // Declared after `console`: destroyed (joined) first, so no work in
+  // progress outlives what it uses.
+  std::unique_ptr<PoolRunner> blocking;
   std::thread thread;
 
   Impl(ServeOptions o, store::Store& s, ConsoleActions& a)
@@ -265,6 +294,8 @@ struct Server::Impl {
     deps.random = &oauth::SystemRandom();
     deps.http = options.http;
     deps.tokens = options.token_manager;
+    blocking = std::make_unique<PoolRunner>(io, kBlockingThreads);
+    deps.blocking = blocking.get();
     ConsoleOptions copts;
     copts.public_url = options.public_url.empty() ? base : options.public_url;
     while (copts.public_url.ends_with('/')) copts.public_url.pop_back();

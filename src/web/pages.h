@@ -16,6 +16,10 @@ namespace mailgate::web {
 std::string RenderAccountsPage(const PageFrame& frame, const std::vector<store::Account>& accounts,
                                const std::string& redirect_uri, const std::string& notice_html,
                                const store::Account& form_values);
+// The edit form of one account. Secrets are write-only: the client secret's
+// field is always empty (blank keeps it).
+std::string RenderAccountForm(const PageFrame& frame, const store::Account& account,
+                              const std::string& notice_html);
 
 // --- Email Transports and Email Mailboxes -------------------------------------
 std::string RenderTransportsPage(const PageFrame& frame,

@@ -92,8 +92,16 @@ std::string RenderAccountsPage(const PageFrame& frame, const std::vector<store::
       body += "<tr id=\"account-" + EscapeHtml(a.name) + "\"><td>" + EscapeHtml(a.name) +
               "</td><td>" + EscapeHtml(ProviderLabel(a.provider)) + "</td><td>" + StatusCell(a) +
               "</td><td>" + FormatTime(a.last_refresh_at) + "</td><td>";
+      body += "<a href=\"" + EscapeHtml(base) + "\" id=\"account-edit-" + EscapeHtml(a.name) +
+              "\">Edit</a> ";
       body += PostButton(base + "/connect", frame.csrf, "Connect", "account-connect-" + a.name);
       body += ' ';
+      // App-only: no user signs in; the client secret buys the token.
+      if (!a.client_secret.empty()) {
+        body += PostButton(base + "/client-credentials", frame.csrf, "Connect app-only",
+                           "account-connect-app-" + a.name);
+        body += ' ';
+      }
       body +=
           PostButton(base + "/delete", frame.csrf, "Remove", "account-delete-" + a.name, "danger");
       body += "</td></tr>";
@@ -122,6 +130,43 @@ std::string RenderAccountsPage(const PageFrame& frame, const std::vector<store::
   body +=
       "<div class=\"actions\"><button type=\"submit\" id=\"account-save\">Save "
       "Changes</button></div></form>";
+  return RenderPage(frame, body);
+}
+
+std::string RenderAccountForm(const PageFrame& frame, const store::Account& a,
+                              const std::string& notice_html) {
+  const std::string base = "/accounts/" + UrlEncode(a.name);
+  std::string body = "<h1>Edit connected account '" + EscapeHtml(a.name) + "'</h1>";
+  body += notice_html;
+  body += "<p>Provider: " + EscapeHtml(ProviderLabel(a.provider)) + ". Status: " + StatusCell(a) +
+          "</p>";
+  body += "<form class=\"stacked\" method=\"post\" action=\"" + EscapeHtml(base) +
+          "\" id=\"account-edit-form\">";
+  body += CsrfField(frame.csrf);
+  body += TextField("client_id", "Client ID", a.client_id, "Application (client) ID");
+  // Write-only: the stored secret never goes back into the page.
+  body += TextField("client_secret", "Client secret", "",
+                    a.client_secret.empty()
+                        ? "none set; for confidential clients and app-only (client credentials)"
+                        : "one is set; leave blank to keep it, or enter the new one (e.g. when "
+                          "it expired)",
+                    "password");
+  body += Checkbox("clear_client_secret", "Remove the client secret (public client)", false);
+  if (a.provider == "microsoft") {
+    body += TextField("tenant", "Tenant", a.tenant,
+                      "common, organizations, a tenant ID or domain; app-only needs a tenant ID "
+                      "or domain");
+    body += TextField("authority", "Authority", a.authority,
+                      "blank: https://login.microsoftonline.com (sovereign clouds differ)");
+  }
+  body += TextField("scopes", "Scopes", Join(a.scopes),
+                    "space-separated; blank: the provider's defaults");
+  body +=
+      "<div class=\"actions\"><button type=\"submit\" id=\"account-edit-save\">Save "
+      "Changes</button> <a href=\"/accounts\">Cancel</a></div></form>";
+  body +=
+      "<p class=\"meta\">After changing the client ID, tenant or scopes, press Connect again so "
+      "that the grant matches them.</p>";
   return RenderPage(frame, body);
 }
 
@@ -154,17 +199,23 @@ HttpResponse Connect(Console::State& s, RequestContext& ctx) {
   }
   if (!bad.ok()) return AccountsPage(s, ctx, Notice("error", bad.message()), {}, 400);
 
-  // Forget abandoned attempts.
-  const int64_t now = s.now();
-  std::erase_if(s.pending, [now](const auto& kv) { return kv.second.expires_at <= now; });
-  PendingAuthorization p;
+  auto request = oauth::BuildAuthorizationRequest(*endpoints, a->client_id, *scopes,
+                                                  s.RedirectUri(), *s.deps.random);
+  // In the store, not in this process: the redirect may reach another
+  // worker behind the balancer.
+  store::PendingAuthorization p;
+  p.state = request.state;
   p.account = a->name;
   p.session_hash = ctx.principal.session_hash;
-  p.request = oauth::BuildAuthorizationRequest(*endpoints, a->client_id, *scopes, s.RedirectUri(),
-                                               *s.deps.random);
+  p.code_verifier = request.code_verifier;
+  p.redirect_uri = request.redirect_uri;
+  p.token_url = request.token_url;
+  p.scopes = request.scopes;
+  const int64_t now = s.now();
   p.expires_at = now + kPendingLifetime;
-  const std::string url = p.request.url;
-  s.pending[p.request.state] = std::move(p);
+  Status stored = s.store().CreatePendingAuthorization(p, now);
+  if (!stored.ok()) return ErrorPage(ctx, stored, "accounts");
+  const std::string& url = request.url;
   // A page that moves on to the provider, not a 303: the console's CSP
   // (form-action 'self') forbids a form submission from ending up on
   // another origin, while a navigation the page starts itself is allowed.
@@ -188,22 +239,121 @@ HttpResponse CallbackPage(std::string_view title, const std::string& body_html, 
   return HttpResponse::Html(std::move(html), ok ? 200 : 400);
 }
 
+HttpResponse FinishConnect(Console::State& s, const std::string& name, const std::string& token_url,
+                           const StatusOr<oauth::TokenResponse>& tokens) {
+  if (!tokens.ok()) {
+    spdlog::warn("console: connecting account '{}': {}", name, tokens.status().message());
+    return CallbackPage(
+        "Connection failed",
+        Notice("error", "account '" + name + "' was not connected: " + tokens.status().message()),
+        false);
+  }
+  Status saved = s.deps.tokens->SaveGrant(name, oauth::Flow::kBrowser, token_url, *tokens);
+  if (!saved.ok()) {
+    return CallbackPage("Connection failed", Notice("error", saved.message()), false);
+  }
+  std::string body = Notice("ok", "Account '" + name + "' is connected.", "connected");
+  if (tokens->refresh_token.empty()) {
+    body += Notice("warning",
+                   "The provider issued no refresh token (is offline_access among the scopes?); "
+                   "mail will stop when the access token expires.",
+                   "no-refresh-token");
+  }
+  return CallbackPage("Account connected", body, true);
+}
+
+HttpResponse AccountFormPage(Console::State& s, RequestContext& ctx, const std::string& notice,
+                             int status = 200) {
+  auto a = s.store().GetAccount(ctx.PathParam("name"));
+  if (!a.ok()) return ErrorPage(ctx, a.status(), "accounts");
+  return HttpResponse::Html(
+      RenderAccountForm(Frame(ctx, "Edit " + a->name, "accounts"), *a, notice), status);
+}
+
 }  // namespace
+
+Status EditAccount(Console::State& s, const std::string& name, store::AccountUpdate edit) {
+  auto a = s.store().GetAccount(name);
+  if (!a.ok()) return a.status();
+  store::Account next = *a;
+  if (edit.client_id) next.client_id = *edit.client_id;
+  if (edit.client_secret) next.client_secret = *edit.client_secret;
+  if (edit.tenant) next.tenant = *edit.tenant;
+  if (edit.authority) next.authority = *edit.authority;
+  if (edit.scopes) next.scopes = *edit.scopes;
+  MAILGATE_RETURN_IF_ERROR(oauth::NormalizeAccount(next));
+  store::AccountUpdate u;
+  if (edit.client_id) u.client_id = next.client_id;
+  if (edit.client_secret) u.client_secret = next.client_secret;
+  if (edit.tenant) u.tenant = next.tenant;
+  if (edit.authority) u.authority = next.authority;
+  if (edit.scopes) u.scopes = next.scopes;
+  return s.store().UpdateAccount(name, u);
+}
+
+HttpResponse ConnectClientCredentials(Console::State& s, const std::string& name,
+                                      std::function<HttpResponse(const Status&)> render) {
+  if (!s.deps.http || !s.deps.tokens) {
+    return render(
+        Status::FailedPrecondition("connecting accounts is not available in this server"));
+  }
+  auto a = s.store().GetAccount(name);
+  if (!a.ok()) return render(a.status());
+  auto endpoints = oauth::ResolveEndpoints(*a);
+  if (!endpoints.ok()) return render(endpoints.status());
+  auto scopes = oauth::ScopesFor(*a, oauth::Flow::kClientCredentials);
+  if (!scopes.ok()) return render(scopes.status());
+  if (a->client_secret.empty()) {
+    return render(Status::InvalidArgument(
+        "account '" + name +
+        "' has no client secret; app-only (client credentials) needs one: Edit the account and "
+        "enter it"));
+  }
+  struct Fetched {
+    StatusOr<oauth::TokenResponse> tokens;
+  };
+  // The token request is an HTTP call: off the server's thread.
+  std::function<Fetched()> fetch = [http = s.deps.http, token_url = endpoints->token,
+                                    client = oauth::Client{a->client_id, a->client_secret},
+                                    scopes = *scopes] {
+    oauth::OAuthError error;
+    return Fetched{
+        oauth::ClientCredentialsGrant(*http, token_url, client, scopes, oauth::Timeouts{}, &error)};
+  };
+  std::function<HttpResponse(Fetched)> finish = [&s, name, token_url = endpoints->token,
+                                                 render = std::move(render)](Fetched f) {
+    if (!f.tokens.ok()) {
+      spdlog::warn("console: app-only token for account '{}': {}", name,
+                   f.tokens.status().message());
+      return render(f.tokens.status());
+    }
+    return render(
+        s.deps.tokens->SaveGrant(name, oauth::Flow::kClientCredentials, token_url, *f.tokens));
+  };
+  return s.OffThread(std::move(fetch), std::move(finish));
+}
 
 HttpResponse HandleAccountCallback(Console::State& s, const HttpRequest& req) {
   const Params q = ParseUrlEncoded(req.query);
   const std::string state = Param(q, "state");
-  auto it = s.pending.find(state);
-  if (state.empty() || it == s.pending.end() || it->second.expires_at <= s.now()) {
-    if (it != s.pending.end()) s.pending.erase(it);
+  auto taken = state.empty() ? StatusOr<store::PendingAuthorization>(Status::NotFound("no state"))
+                             : s.store().TakePendingAuthorization(state, s.now());
+  if (!taken.ok()) {
+    if (taken.status().kind() != Status::Kind::kNotFound) {
+      spdlog::error("console: Connect callback: {}", taken.status().ToString());
+    }
     return CallbackPage("Connection failed",
                         Notice("error",
                                "this sign-in is unknown or has expired; press Connect on the "
                                "Connected Accounts page again"),
                         false);
   }
-  PendingAuthorization p = std::move(it->second);
-  s.pending.erase(it);
+  const store::PendingAuthorization& p = *taken;
+  if (!s.deps.http || !s.deps.tokens) {
+    return CallbackPage("Connection failed",
+                        Notice("error", "connecting accounts is not available in this server"),
+                        false);
+  }
   // When the browser did send the session cookie, it must be the session
   // that pressed Connect.
   const std::string cookie = req.Cookie(kSessionCookie);
@@ -220,30 +370,30 @@ HttpResponse HandleAccountCallback(Console::State& s, const HttpRequest& req) {
     return CallbackPage("Connection failed", Notice("error", a.status().message()), false);
   oauth::AuthorizationResponse response{Param(q, "code"), state, Param(q, "error"),
                                         Param(q, "error_description")};
-  oauth::OAuthError error;
-  auto tokens = oauth::CompleteAuthorization(*s.deps.http, p.request,
-                                             oauth::Client{a->client_id, a->client_secret},
-                                             response, oauth::Timeouts{}, &error);
-  if (!tokens.ok()) {
-    spdlog::warn("console: connecting account '{}': {}", a->name, tokens.status().message());
-    return CallbackPage("Connection failed",
-                        Notice("error", "account '" + a->name +
-                                            "' was not connected: " + tokens.status().message()),
-                        false);
-  }
-  Status saved =
-      s.deps.tokens->SaveGrant(a->name, oauth::Flow::kBrowser, p.request.token_url, *tokens);
-  if (!saved.ok()) {
-    return CallbackPage("Connection failed", Notice("error", saved.message()), false);
-  }
-  std::string body = Notice("ok", "Account '" + a->name + "' is connected.", "connected");
-  if (tokens->refresh_token.empty()) {
-    body += Notice("warning",
-                   "The provider issued no refresh token (is offline_access among the scopes?); "
-                   "mail will stop when the access token expires.",
-                   "no-refresh-token");
-  }
-  return CallbackPage("Account connected", body, true);
+  // Redeeming the code is an HTTP call to the token endpoint (up to its
+  // timeout): off the server's thread. Saving the grant uses the store: back
+  // on it.
+  struct Redeemed {
+    StatusOr<oauth::TokenResponse> tokens;
+  };
+  oauth::AuthorizationRequest request;
+  request.state = p.state;
+  request.code_verifier = p.code_verifier;
+  request.redirect_uri = p.redirect_uri;
+  request.token_url = p.token_url;
+  request.scopes = p.scopes;
+  std::function<Redeemed()> redeem = [http = s.deps.http, request = std::move(request),
+                                      client = oauth::Client{a->client_id, a->client_secret},
+                                      response] {
+    oauth::OAuthError error;
+    return Redeemed{
+        oauth::CompleteAuthorization(*http, request, client, response, oauth::Timeouts{}, &error)};
+  };
+  std::function<HttpResponse(Redeemed)> finish = [&s, name = a->name,
+                                                  token_url = p.token_url](Redeemed r) {
+    return FinishConnect(s, name, token_url, r.tokens);
+  };
+  return s.OffThread(std::move(redeem), std::move(finish));
 }
 
 void AddAccountPages(Console::State& s) {
@@ -282,6 +432,47 @@ void AddAccountPages(Console::State& s) {
   });
   s.router.Add("POST", "/accounts/{name}/connect",
                [&s](RequestContext& ctx) { return Connect(s, ctx); });
+  s.router.Add("GET", "/accounts/{name}", [&s](RequestContext& ctx) {
+    std::string notice;
+    if (HasParam(ctx.query, "saved")) notice = Notice("ok", "Saved.", "saved");
+    return AccountFormPage(s, ctx, notice);
+  });
+  s.router.Add("POST", "/accounts/{name}", [&s](RequestContext& ctx) {
+    const std::string& name = ctx.PathParam("name");
+    store::AccountUpdate edit;
+    edit.client_id = Param(ctx.form, "client_id");
+    const std::string secret = Param(ctx.form, "client_secret");
+    if (HasParam(ctx.form, "clear_client_secret")) {
+      edit.client_secret = store::Secret();
+    } else if (!secret.empty()) {
+      edit.client_secret = store::Secret(secret);
+    }
+    if (HasParam(ctx.form, "tenant")) edit.tenant = Param(ctx.form, "tenant");
+    if (HasParam(ctx.form, "authority")) edit.authority = Param(ctx.form, "authority");
+    edit.scopes = SplitWords(Param(ctx.form, "scopes"));
+    Status st = EditAccount(s, name, std::move(edit));
+    if (!st.ok()) {
+      const int code = HttpStatusFor(st);
+      if (code >= 500 || code == 404) return ErrorPage(ctx, st, "accounts");
+      return AccountFormPage(s, ctx, Notice("error", st.message()), code);
+    }
+    return HttpResponse::Redirect("/accounts/" + UrlEncode(name) + "?saved=1");
+  });
+  s.router.Add("POST", "/accounts/{name}/client-credentials", [&s](RequestContext& ctx) {
+    const std::string name = ctx.PathParam("name");
+    return ConnectClientCredentials(s, name, [name](const Status& st) {
+      if (st.ok()) {
+        return CallbackPage(
+            "Account connected",
+            Notice("ok", "Account '" + name + "' is connected (app-only: client credentials).",
+                   "connected"),
+            true);
+      }
+      return CallbackPage(
+          "Connection failed",
+          Notice("error", "account '" + name + "' was not connected: " + st.message()), false);
+    });
+  });
   s.router.Add("POST", "/accounts/{name}/delete", [&s](RequestContext& ctx) {
     const std::string& name = ctx.PathParam("name");
     Status st = s.store().DeleteAccount(name);
