@@ -423,9 +423,12 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
       '<a href="javascript:alert(3)">link</a>',
       '</body></html>', '',
     ].join('\r\n'));
-    // Postfix delivers in the background: wait until both are in the Maildir.
-    await waitFor('both messages in the mailbox\'s Maildir', () =>
-      maildirHas(mailboxUser, subjectA) && maildirHas(mailboxUser, subjectB), 30000, 250);
+    // Postfix delivers in the background: wait until both reached the mailbox
+    // (the scheduler's own minutely check may already have taken them).
+    await waitFor('both messages delivered to the mailbox', async () =>
+      (maildirHas(mailboxUser, subjectA) && maildirHas(mailboxUser, subjectB)) ||
+      /[1-9]\d* downloaded/.test(await (await page.context().request.get(`${base}/scheduler`))
+        .text()), 30000, 250);
   });
 
   let checkRun = '';
@@ -446,9 +449,9 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
         const r = await page.context().request.get(`${base}${href}`);
         const html = await r.text();
         if (/Status: <strong>running/.test(html)) continue;
-        // The run that downloaded the two messages (not an earlier empty one).
+        // A run that downloaded mail (not an earlier empty one).
         if (html.includes('Connected to mailbox') && html.includes('Closed mailbox') &&
-            /\b2 downloaded\b/.test(html)) return href;
+            /\b[1-9]\d* downloaded\b/.test(html)) return href;
       }
       return false;
     }, 45000, 1000);
@@ -457,7 +460,7 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
     await shot(page, 'check-run');
     assert.match(log, /Connected to mailbox 'Support'/);
     assert.match(log, /Closed mailbox/);
-    assert.match(await page.textContent('body'), /2 downloaded/);
+    assert.match(await page.textContent('body'), /[1-9]\d* downloaded/);
   });
 
   let conversationA = '';
