@@ -483,7 +483,13 @@ TEST_F(MailFlowTest, WatchTurnsNewMailIntoAConversationWithoutAPoll) {
     line = watch.ReadLine(2000);
   }
   ASSERT_NE(line.find("IDLE"), std::string::npos) << "watch never started IDLE";
-  const auto sent = Deliver(1, "push-" + id_);
+  // A customer sends by submission; Postfix delivers to Dovecot, whose IDLE
+  // tells the watcher.
+  const std::string customer = UniqueUser("customer");
+  ASSERT_TRUE(AddPasswordUser(customer, "customer-pw").ok());
+  const std::vector<TestMessage> sent = {MakeMessage("push-" + id_, 0, "")};
+  const Status submitted = SubmitBySmtp(customer, "customer-pw", mailbox_user_, sent[0].raw);
+  ASSERT_TRUE(submitted.ok()) << submitted.ToString();
   bool stored = false;
   for (int i = 0; i < 60 && !stored; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
