@@ -322,7 +322,8 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
     await page.click('#account-connect-web');
     await page.waitForSelector('#connected');
     await shot(page, 'account-connected');
-    await page.click('#back-to-accounts');
+    // The page returns to Connected Accounts by itself (a meta refresh).
+    await page.waitForURL(`${base}/accounts`);
     await page.locator('#account-web').getByText('connected', { exact: true }).waitFor();
   });
 
@@ -465,7 +466,7 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
 
   let conversationA = '';
   let conversationB = '';
-  await step(t, 'Scheduler: run the processor now; the conversations appear', async () => {
+  await step(t, 'Scheduler: run the processor now; the conversations appear and search finds one', async () => {
     await page.goto(`${base}/scheduler`);
     await page.click('#run-now-process');
     await page.waitForSelector('#job-started');
@@ -485,6 +486,12 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
     }, 45000, 1500);
     await page.goto(`${base}/conversations`);
     await shot(page, 'conversations');
+    // Search by subject: the one conversation, not the other.
+    await page.fill('#q', subjectA);
+    await page.click('#search');
+    await page.waitForURL(/\/conversations\?q=/);
+    assert.equal(await page.locator('#conversations a', { hasText: subjectA }).count(), 1);
+    assert.equal(await page.locator('#conversations a', { hasText: subjectB }).count(), 0);
   });
 
   await step(t, 'hostile HTML: no script, no event handler, no remote load', async () => {
