@@ -13,11 +13,14 @@
 #include "pipeline/config.h"
 #include "pipeline/run_log.h"
 #include "pipeline/tester.h"
+#include "view/records_json.h"
 
 namespace mailgate::cli {
 namespace {
 
 namespace json = boost::json;
+using view::MailboxJson;
+using view::TransportJson;
 
 // Options shared by `add` and `edit`. `edit` changes only what is given.
 struct EndpointOptions {
@@ -95,19 +98,6 @@ Status CheckAccountExists(store::Store& store, const std::string& account) {
 
 // --- Transports ----------------------------------------------------------------
 
-json::object TransportJson(const store::Transport& t) {
-  return json::object{{"name", t.name},
-                      {"host", t.host},
-                      {"port", pipeline::EffectivePort(t)},
-                      {"encryption", t.encryption},
-                      {"auth", t.auth},
-                      {"user", t.username},
-                      {"password_set", !t.password.empty()},
-                      {"account", t.account},
-                      {"timeout_seconds", t.timeout_seconds},
-                      {"created_at", FormatTime(t.created_at)}};
-}
-
 int RunTransportSave(const GlobalOptions& g, const TransportOptions& o, bool add) {
   auto store = OpenStore(g);
   if (!store.ok()) return PrintError(store.status()), kExitFailure;
@@ -156,10 +146,25 @@ int RunTransportList(const GlobalOptions& g, bool as_json) {
   return kExitOk;
 }
 
-void PrintObject(const json::object& o) {
+// A record for people: one "key: value" line per field, nested objects as
+// "state.key", times (fields named *_at or *_until, epoch seconds in the JSON)
+// as dates.
+void PrintObject(const json::object& o, const std::string& prefix = "") {
   for (const auto& [key, value] : o) {
-    std::string text = value.is_string() ? std::string(value.as_string()) : json::serialize(value);
-    std::printf("%-22s %s\n", (std::string(key) + ":").c_str(), text.c_str());
+    const std::string name = prefix + std::string(key);
+    if (value.is_object()) {
+      PrintObject(value.as_object(), name + ".");
+      continue;
+    }
+    std::string text;
+    if (value.is_string()) {
+      text = std::string(value.as_string());
+    } else if (value.is_int64() && (name.ends_with("_at") || name.ends_with("_until"))) {
+      text = value.as_int64() == 0 ? "never" : FormatTime(value.as_int64());
+    } else {
+      text = json::serialize(value);
+    }
+    std::printf("%-28s %s\n", (name + ":").c_str(), text.c_str());
   }
 }
 
@@ -199,32 +204,6 @@ int RunTransportTest(const GlobalOptions& g, const std::string& name, const std:
 }
 
 // --- Mailboxes -----------------------------------------------------------------
-
-json::object MailboxJson(const store::Mailbox& m) {
-  return json::object{{"name", m.name},
-                      {"enabled", m.enabled},
-                      {"protocol", m.protocol},
-                      {"host", m.host},
-                      {"port", pipeline::EffectivePort(m)},
-                      {"encryption", m.encryption},
-                      {"user", m.username},
-                      {"auth", m.auth},
-                      {"password_set", !m.password.empty()},
-                      {"account", m.account},
-                      {"folder", m.folder},
-                      {"after_download", m.after_download},
-                      {"max_size_kb", m.max_size_kb},
-                      {"download_oversized", m.download_oversized},
-                      {"timeout_seconds", m.timeout_seconds},
-                      {"max_messages_per_run", m.max_messages_per_run},
-                      {"push", m.push},
-                      {"checked_at", FormatTime(m.checked_at)},
-                      {"last_success_at", FormatTime(m.last_success_at)},
-                      {"consecutive_failures", m.consecutive_failures},
-                      {"delayed_until", FormatTime(m.delayed_until)},
-                      {"last_error", m.last_error},
-                      {"created_at", FormatTime(m.created_at)}};
-}
 
 int RunMailboxSave(const GlobalOptions& g, const MailboxOptions& o, bool add) {
   auto store = OpenStore(g);

@@ -18,12 +18,16 @@
 #include "pipeline/processor.h"
 #include "pipeline/spool.h"
 #include "pipeline/watch.h"
+#include "view/records_json.h"
 
 namespace mailgate::cli {
 namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using view::ConversationJson;
+using view::DownloadJson;
+using view::MessageJson;
 
 void PrintLine(const store::RunLogLine& line) {
   const char* tag = line.level == "error" ? "error: " : line.level == "warning" ? "warning: " : "";
@@ -166,12 +170,6 @@ int RunWatch(const GlobalOptions& g, const std::vector<std::string>& names, int 
 
 // --- Conversations ---------------------------------------------------------------
 
-json::array AddressesJson(const std::vector<store::AddressRecord>& list) {
-  json::array out;
-  for (const auto& a : list) out.push_back(json::object{{"name", a.name}, {"email", a.email}});
-  return out;
-}
-
 std::string AddressesText(const std::vector<store::AddressRecord>& list) {
   std::string out;
   for (const auto& a : list) {
@@ -186,53 +184,6 @@ std::string AddressesText(const std::vector<store::AddressRecord>& list) {
     }
   }
   return out;
-}
-
-json::object ConversationJson(const store::Conversation& c) {
-  return json::object{{"id", c.id},
-                      {"mask", c.mask},
-                      {"subject", c.subject},
-                      {"mailbox_id", c.mailbox_id},
-                      {"message_count", c.message_count},
-                      {"last_from", c.last_from},
-                      {"created_at", FormatTime(c.created_at)},
-                      {"updated_at", FormatTime(c.updated_at)}};
-}
-
-json::object MessageJson(const store::MessageRecord& m) {
-  json::array attachments;
-  for (const auto& a : m.attachments) {
-    attachments.push_back(json::object{{"filename", a.filename},
-                                       {"content_type", a.content_type},
-                                       {"content_id", a.content_id},
-                                       {"inline", a.is_inline},
-                                       {"size", a.size},
-                                       {"sha256", a.sha256}});
-  }
-  json::array in_reply_to(m.in_reply_to.begin(), m.in_reply_to.end());
-  json::array references(m.references.begin(), m.references.end());
-  return json::object{{"id", m.id},
-                      {"direction", m.direction},
-                      {"message_id", m.message_id},
-                      {"message_id_generated", m.message_id_generated},
-                      {"in_reply_to", std::move(in_reply_to)},
-                      {"references", std::move(references)},
-                      {"subject", m.subject},
-                      {"from", AddressesJson(m.from)},
-                      {"reply_to", AddressesJson(m.reply_to)},
-                      {"to", AddressesJson(m.to)},
-                      {"cc", AddressesJson(m.cc)},
-                      {"date", FormatTime(m.date)},
-                      {"date_generated", m.date_generated},
-                      {"text_body", m.text_body},
-                      {"html_body", m.html_body},
-                      {"text_from_html", m.text_from_html},
-                      {"auto_submitted", m.auto_submitted},
-                      {"is_bounce", m.is_bounce},
-                      {"sha256", m.sha256},
-                      {"size", m.size},
-                      {"thread_reason", m.thread_reason},
-                      {"attachments", std::move(attachments)}};
 }
 
 int RunConversationList(const GlobalOptions& g, bool as_json, int limit) {
@@ -310,19 +261,6 @@ int RunAttachmentSave(const GlobalOptions& g, const std::string& sha256, const s
 
 // --- Quarantine -------------------------------------------------------------------
 
-json::object DownloadJson(const store::Download& d) {
-  return json::object{{"id", d.id},
-                      {"mailbox", d.mailbox_name},
-                      {"uid", d.uid},
-                      {"uidvalidity", d.uidvalidity},
-                      {"size", d.size},
-                      {"sha256", d.sha256},
-                      {"spool_path", d.spool_path},
-                      {"state", std::string(store::DownloadStateName(d.state))},
-                      {"error", d.error},
-                      {"downloaded_at", FormatTime(d.downloaded_at)}};
-}
-
 int RunQuarantineList(const GlobalOptions& g, bool as_json) {
   auto store = OpenStore(g);
   if (!store.ok()) return PrintError(store.status()), kExitFailure;
@@ -394,13 +332,7 @@ int RunRunList(const GlobalOptions& g, const std::string& job, int limit, bool a
   if (as_json) {
     json::array arr;
     for (const auto& r : *runs) {
-      arr.push_back(json::object{{"id", r.id},
-                                 {"job", r.job},
-                                 {"subject", r.subject},
-                                 {"status", r.status},
-                                 {"summary", r.summary},
-                                 {"started_at", FormatTime(r.started_at)},
-                                 {"finished_at", FormatTime(r.finished_at)}});
+      arr.push_back(view::RunJson(r));
     }
     std::printf("%s\n", json::serialize(arr).c_str());
     return kExitOk;

@@ -14,6 +14,7 @@
 #include "cli/session.h"
 #include "serve/outbox.h"
 #include "serve/scheduler.h"
+#include "view/records_json.h"
 
 namespace mailgate::cli {
 namespace {
@@ -147,29 +148,6 @@ int RunSend(const GlobalOptions& g, const SendArgs& a) {
   }
 }
 
-json::object OutgoingJson(const store::OutgoingMessage& m) {
-  json::array results;
-  for (const auto& r : m.results) {
-    results.push_back(json::object{
-        {"address", r.address}, {"code", r.code}, {"text", r.text}, {"at", FormatTime(r.at)}});
-  }
-  json::array recipients(m.recipients.begin(), m.recipients.end());
-  return json::object{{"id", m.id},
-                      {"state", std::string(store::OutgoingStateName(m.state))},
-                      {"transport", m.transport},
-                      {"from", m.mail_from},
-                      {"recipients", std::move(recipients)},
-                      {"message_id", m.message_id},
-                      {"subject", m.subject},
-                      {"conversation_id", m.conversation_id},
-                      {"attempts", m.attempts},
-                      {"next_attempt_at", FormatTime(m.next_attempt_at)},
-                      {"last_error", m.last_error},
-                      {"results", std::move(results)},
-                      {"created_at", FormatTime(m.created_at)},
-                      {"sent_at", FormatTime(m.sent_at)}};
-}
-
 int RunOutgoingList(const GlobalOptions& g, const std::string& state, bool as_json) {
   auto store = OpenStore(g);
   if (!store.ok()) return PrintError(store.status()), kExitFailure;
@@ -181,7 +159,7 @@ int RunOutgoingList(const GlobalOptions& g, const std::string& state, bool as_js
   if (!list.ok()) return PrintError(list.status()), kExitFailure;
   if (as_json) {
     json::array arr;
-    for (const auto& m : *list) arr.push_back(OutgoingJson(m));
+    for (const auto& m : *list) arr.push_back(view::OutgoingJson(m));
     std::printf("%s\n", json::serialize(arr).c_str());
     return kExitOk;
   }
@@ -200,7 +178,7 @@ int RunOutgoingShow(const GlobalOptions& g, int64_t id, bool as_json) {
   auto m = (*store)->GetOutgoing(id);
   if (!m.ok()) return PrintError(m.status()), ExitFor(m.status());
   if (as_json) {
-    std::printf("%s\n", json::serialize(OutgoingJson(*m)).c_str());
+    std::printf("%s\n", json::serialize(view::OutgoingJson(*m)).c_str());
     return kExitOk;
   }
   std::printf("Message %lld <%s>: %s after %d attempt(s)\n", static_cast<long long>(m->id),

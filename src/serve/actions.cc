@@ -24,8 +24,11 @@ StatusOr<int64_t> ConsoleActions::QueueReply(int64_t conversation_id, const Repl
     if (!from.ok()) return from.status();
     d.from = std::move(*from);
   } else {
-    // The sender is the transport's account: the only address it may send as.
-    auto name = ChooseTransport(store_, draft.transport, "");
+    // The address the conversation was received at (its mailbox's user name)
+    // when a transport sends as that address; otherwise the transport's own
+    // account, the only address it may send as.
+    const std::string received_at = ReceivedAt(conversation_id);
+    auto name = ChooseTransport(store_, draft.transport, received_at);
     if (!name.ok()) return name.status();
     auto t = store_.GetTransport(*name);
     if (!t.ok()) return t.status();
@@ -49,6 +52,17 @@ StatusOr<int64_t> ConsoleActions::QueueReply(int64_t conversation_id, const Repl
   if (!id.ok()) return id.status();
   (void)store_.RequestJobRun("outgoing");  // the queue runs within a tick
   return id;
+}
+
+std::string ConsoleActions::ReceivedAt(int64_t conversation_id) {
+  auto conv = store_.GetConversation(conversation_id);
+  if (!conv.ok() || conv->mailbox_id == 0) return "";
+  auto mailboxes = store_.ListMailboxes();
+  if (!mailboxes.ok()) return "";
+  for (const auto& m : *mailboxes) {
+    if (m.id == conv->mailbox_id) return m.username;
+  }
+  return "";
 }
 
 Status ConsoleActions::Reprocess(int64_t download_id) {

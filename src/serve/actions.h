@@ -21,7 +21,10 @@ namespace mailgate::serve {
 
 // A reply written in the console.
 struct ReplyDraft {
-  std::string from;                 // "Name <a@b>" or "a@b"; empty: the transport's user name
+  // "Name <a@b>" or "a@b"; empty: the address the conversation was received
+  // at (its mailbox's user name) through the transport that sends as it, else
+  // the chosen transport's user name.
+  std::string from;
   std::vector<std::string> to, cc;  // empty: the newest message's Reply-To or From
   std::string subject;              // empty: "Re: " + the conversation's subject
   std::string text_body;
@@ -44,6 +47,9 @@ class ConsoleActions {
   Status Reprocess(int64_t download_id);
 
  private:
+  // The user name of the mailbox the conversation came in through ("" if none).
+  std::string ReceivedAt(int64_t conversation_id);
+
   store::Store& store_;
   std::function<void()> wake_processor_;
 };

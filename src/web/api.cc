@@ -10,6 +10,7 @@
 #include "http/json.h"
 #include "oauth/provider.h"
 #include "pipeline/config.h"
+#include "view/records_json.h"
 #include "web/console_internal.h"
 
 namespace mailgate::web {
@@ -32,6 +33,13 @@ HttpResponse JsonError(const Status& status) {
 }
 
 namespace {
+
+using view::ConversationJson;
+using view::DownloadJson;
+using view::MailboxJson;
+using view::MessageJson;
+using view::RunJson;
+using view::TransportJson;
 
 constexpr std::string_view kPrefix = "/api/v1";
 
@@ -86,117 +94,6 @@ json::object AccountJson(const store::Account& a) {
                       {"access_expires_at", a.access_expires_at},
                       {"last_refresh_at", a.last_refresh_at},
                       {"created_at", a.created_at}};
-}
-
-json::object TransportJson(const store::Transport& t) {
-  return json::object{{"name", t.name},
-                      {"host", t.host},
-                      {"port", t.port},
-                      {"effective_port", pipeline::EffectivePort(t)},
-                      {"encryption", t.encryption},
-                      {"auth", t.auth},
-                      {"username", t.username},
-                      {"password_set", !t.password.empty()},
-                      {"account", t.account},
-                      {"timeout_seconds", t.timeout_seconds},
-                      {"created_at", t.created_at}};
-}
-
-json::object MailboxJson(const store::Mailbox& m) {
-  return json::object{{"name", m.name},
-                      {"enabled", m.enabled},
-                      {"protocol", m.protocol},
-                      {"host", m.host},
-                      {"port", m.port},
-                      {"effective_port", pipeline::EffectivePort(m)},
-                      {"encryption", m.encryption},
-                      {"username", m.username},
-                      {"auth", m.auth},
-                      {"password_set", !m.password.empty()},
-                      {"account", m.account},
-                      {"folder", m.folder},
-                      {"after_download", m.after_download},
-                      {"max_size_kb", m.max_size_kb},
-                      {"download_oversized", m.download_oversized},
-                      {"timeout_seconds", m.timeout_seconds},
-                      {"max_messages_per_run", m.max_messages_per_run},
-                      {"push", m.push},
-                      {"state", json::object{{"checked_at", m.checked_at},
-                                             {"consecutive_failures", m.consecutive_failures},
-                                             {"delayed_until", m.delayed_until},
-                                             {"last_error", m.last_error},
-                                             {"last_success_at", m.last_success_at}}},
-                      {"created_at", m.created_at}};
-}
-
-json::array AddressesJson(const std::vector<store::AddressRecord>& list) {
-  json::array out;
-  for (const auto& a : list) out.push_back(json::object{{"name", a.name}, {"email", a.email}});
-  return out;
-}
-
-json::object ConversationJson(const store::Conversation& c) {
-  return json::object{{"id", c.id},
-                      {"mask", c.mask},
-                      {"subject", c.subject},
-                      {"mailbox_id", c.mailbox_id},
-                      {"message_count", c.message_count},
-                      {"last_from", c.last_from},
-                      {"created_at", c.created_at},
-                      {"updated_at", c.updated_at}};
-}
-
-json::object MessageJson(const store::MessageRecord& m) {
-  json::array attachments;
-  for (const auto& a : m.attachments) {
-    attachments.push_back(json::object{{"id", a.id},
-                                       {"filename", a.filename},
-                                       {"content_type", a.content_type},
-                                       {"content_id", a.content_id},
-                                       {"inline", a.is_inline},
-                                       {"sha256", a.sha256},
-                                       {"size", a.size}});
-  }
-  return json::object{{"id", m.id},
-                      {"direction", m.direction},
-                      {"message_id", m.message_id},
-                      {"subject", m.subject},
-                      {"from", AddressesJson(m.from)},
-                      {"reply_to", AddressesJson(m.reply_to)},
-                      {"to", AddressesJson(m.to)},
-                      {"cc", AddressesJson(m.cc)},
-                      {"date", m.date},
-                      {"text_body", m.text_body},
-                      // Unsanitised, as received: clients must sanitise before rendering.
-                      {"html_body", m.html_body},
-                      {"is_bounce", m.is_bounce},
-                      {"size", m.size},
-                      {"attachments", std::move(attachments)}};
-}
-
-json::object DownloadJson(const store::Download& d) {
-  return json::object{{"id", d.id},         {"mailbox", d.mailbox_name},
-                      {"uid", d.uid},       {"size", d.size},
-                      {"sha256", d.sha256}, {"state", store::DownloadStateName(d.state)},
-                      {"error", d.error},   {"downloaded_at", d.downloaded_at}};
-}
-
-json::object RunJson(const store::Run& r) {
-  return json::object{{"id", r.id},
-                      {"job", r.job},
-                      {"subject", r.subject},
-                      {"started_at", r.started_at},
-                      {"finished_at", r.finished_at},
-                      {"status", r.status},
-                      {"summary", r.summary}};
-}
-
-json::array LogJson(const std::vector<store::RunLogLine>& lines) {
-  json::array out;
-  for (const auto& l : lines) {
-    out.push_back(json::object{{"at_ms", l.at_ms}, {"level", l.level}, {"text", l.text}});
-  }
-  return out;
 }
 
 // Reads optional fields of a JSON body into a configuration; a field of the
@@ -311,7 +208,7 @@ Status ApplyMailbox(const json::object& o, store::Mailbox& m) {
 }
 
 HttpResponse TestResponse(const TestOutcome& outcome) {
-  json::object o{{"ok", outcome.status.ok()}, {"log", LogJson(outcome.lines)}};
+  json::object o{{"ok", outcome.status.ok()}, {"log", view::RunLogJson(outcome.lines)}};
   if (!outcome.status.ok()) o["error"] = outcome.status.message();
   return JsonResponse(o, 200);
 }
@@ -635,7 +532,7 @@ void AddMailApi(Console::State& s) {
     auto log = s.store().RunLog(*id);
     if (!log.ok()) return JsonError(log.status());
     json::object out = RunJson(*run);
-    out["log"] = LogJson(*log);
+    out["log"] = view::RunLogJson(*log);
     return JsonResponse(out);
   });
   s.router.Add("GET", P("/alerts"), [&s](RequestContext& ctx) {

@@ -592,9 +592,10 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
       // Recorded on the mailbox, with a delay before the next due check.
       json::value m = Json({"mailbox", "show", "Support"});
       ASSERT_TRUE(m.is_object());
-      EXPECT_GE(m.at("consecutive_failures").as_int64(), 1) << json::serialize(m);
-      EXPECT_FALSE(m.at("last_error").as_string().empty());
-      EXPECT_FALSE(m.at("delayed_until").as_string().empty()) << json::serialize(m);
+      const json::value& state = m.at("state");
+      EXPECT_GE(state.at("consecutive_failures").as_int64(), 1) << json::serialize(m);
+      EXPECT_FALSE(state.at("last_error").as_string().empty());
+      EXPECT_GT(state.at("delayed_until").as_int64(), 0) << json::serialize(m);
       json::value a = Json({"account", "show", "work"});
       ASSERT_TRUE(a.is_object());
       EXPECT_NE(a.at("status").as_string(), "reauthorization_required")
@@ -605,7 +606,7 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
     CleanRun();
     json::value m = Json({"mailbox", "show", "Support"});
     ASSERT_TRUE(m.is_object());
-    EXPECT_EQ(m.at("consecutive_failures").as_int64(), 0);
+    EXPECT_EQ(m.at("state").at("consecutive_failures").as_int64(), 0);
   }
   ExpectEachStoredOnce();
   EXPECT_EQ(ServerCount(), 0);
@@ -620,7 +621,7 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
   EXPECT_EQ(a.at("status").as_string(), "reauthorization_required");
   json::value m = Json({"mailbox", "show", "Support"});
   ASSERT_TRUE(m.is_object());
-  EXPECT_NE(std::string(m.at("last_error").as_string()).find("needs re-authorization"),
+  EXPECT_NE(std::string(m.at("state").at("last_error").as_string()).find("needs re-authorization"),
             std::string::npos)
       << json::serialize(m);
   EXPECT_EQ(ServerCount(), 2);

@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -205,6 +207,58 @@ Status AddPasswordUser(const std::string& user, const std::string& password) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Status::Internal("add-user failed for " + user + " (exit " +
                             std::to_string(WEXITSTATUS(status)) + ")");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+struct Upload {
+  std::string data;
+  size_t at = 0;
+};
+
+size_t ReadUpload(char* buf, size_t size, size_t n, void* user) {
+  auto* up = static_cast<Upload*>(user);
+  const size_t len = std::min(size * n, up->data.size() - up->at);
+  std::memcpy(buf, up->data.data() + up->at, len);
+  up->at += len;
+  return len;
+}
+
+}  // namespace
+
+Status SubmitBySmtp(const std::string& from, const std::string& password, const std::string& rcpt,
+                    const std::string& message) {
+  const TestEnv& env = Env();
+  Upload up;
+  for (size_t i = 0; i < message.size(); ++i) {  // CRLF line ends
+    if (message[i] == '\n' && (i == 0 || message[i - 1] != '\r')) up.data += '\r';
+    up.data += message[i];
+  }
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return Status::Internal("curl_easy_init failed");
+  std::string url = "smtp://";
+  url += env.tls_name;
+  url += ":" + std::to_string(env.submission_port);
+  curl_slist* rcpts = curl_slist_append(nullptr, rcpt.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  curl_easy_setopt(curl, CURLOPT_CAINFO, env.ca.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERNAME, from.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, password.c_str());
+  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpts);
+  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadUpload);
+  curl_easy_setopt(curl, CURLOPT_READDATA, &up);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(rcpts);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) {
+    return Status::Connect(std::string("submission to Postfix failed: ") + curl_easy_strerror(rc) +
+                           kStartHint);
   }
   return Status::Ok();
 }

@@ -58,6 +58,12 @@ Status AddPasswordUser(const std::string& user, const std::string& password);
 // Delivers `message` (CRLF or LF lines) to `user`'s INBOX through Dovecot's LMTP.
 Status DeliverByLmtp(const std::string& user, const std::string& message);
 
+// Submits `message` from the password user `from` to `rcpt` through Postfix's
+// submission port (STARTTLS required, AUTH, the test CA verified), as a mail
+// client would; Postfix then delivers it by LMTP in the background.
+Status SubmitBySmtp(const std::string& from, const std::string& password, const std::string& rcpt,
+                    const std::string& message);
+
 // The scopes of Microsoft's delegated permissions, as the IdP knows them.
 inline constexpr char kImapScope[] = "https://outlook.office.com/IMAP.AccessAsUser.All";
 inline constexpr char kPopScope[] = "https://outlook.office.com/POP.AccessAsUser.All";
