@@ -23,40 +23,52 @@ namespace {
 
 constexpr std::string_view kMarker = "SECRET-MARKER-7f3a";
 
+// A request as the server hands it to the console; a later response is
+// waited for (the callback runs inline without a BlockingRunner).
+HttpResponse SendTo(Console& console, std::string method, std::string target, std::string body = "",
+                    Params headers = {}) {
+  HttpRequest r;
+  r.method = std::move(method);
+  const size_t q = target.find('?');
+  r.path = target.substr(0, q);
+  if (q != std::string::npos) r.query = target.substr(q + 1);
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  r.headers.emplace_back("host", "127.0.0.1:8025");
+  if (!r.body.empty() && r.body.front() != '{') {
+    r.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
+  }
+  r.remote_ip = "127.0.0.1";
+  HttpResponse res = console.Handle(r);
+  if (res.later) {
+    HttpResponse out;
+    res.later([&](HttpResponse x) { out = std::move(x); });
+    return out;
+  }
+  return res;
+}
+
 class ConsoleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(store_->SetConsolePassword("admin", *HashPassword("pw"), 1).ok());
+    console_ = std::make_unique<Console>(Deps(), ConsoleOptions{});
+  }
+
+  ConsoleDeps Deps() {
     ConsoleDeps deps;
     deps.store = store_.get();
     deps.actions = &actions_;
     deps.tester = &tester_;
     deps.clock = &clock_;
     deps.random = &random_;
-    console_ = std::make_unique<Console>(deps, ConsoleOptions{});
+    return deps;
   }
 
   HttpResponse Send(std::string method, std::string target, std::string body = "",
                     Params headers = {}) {
-    HttpRequest r;
-    r.method = std::move(method);
-    const size_t q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    r.body = std::move(body);
-    r.headers = std::move(headers);
-    r.headers.emplace_back("host", "127.0.0.1:8025");
-    if (!r.body.empty() && r.body.front() != '{') {
-      r.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
-    }
-    r.remote_ip = "127.0.0.1";
-    HttpResponse res = console_->Handle(r);
-    if (res.later) {
-      HttpResponse out;
-      res.later([&](HttpResponse x) { out = std::move(x); });
-      return out;
-    }
-    return res;
+    return SendTo(*console_, std::move(method), std::move(target), std::move(body),
+                  std::move(headers));
   }
 
   std::string Header(const HttpResponse& r, std::string_view name) {
@@ -240,12 +252,7 @@ class ManualRunner : public BlockingRunner {
 // stalled every other request meanwhile.
 TEST_F(ConsoleTest, PasswordVerificationRunsOffTheServersThread) {
   ManualRunner runner;
-  ConsoleDeps deps;
-  deps.store = store_.get();
-  deps.actions = &actions_;
-  deps.tester = &tester_;
-  deps.clock = &clock_;
-  deps.random = &random_;
+  ConsoleDeps deps = Deps();
   deps.blocking = &runner;
   Console console(deps, ConsoleOptions{});
   for (const auto& [password, want] :
@@ -287,16 +294,11 @@ TEST_F(ConsoleTest, ActionsNotInThisBuildSaySo) {
 }
 
 // Two workers behind a balancer: each its own Console, one database.
-class AccountsConsoleTest : public ::testing::Test {
+class AccountsConsoleTest : public ConsoleTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(store_->SetConsolePassword("admin", *HashPassword("pw"), 1).ok());
-    ConsoleDeps deps;
-    deps.store = store_.get();
-    deps.actions = &actions_;
-    deps.tester = &tester_;
-    deps.clock = &clock_;
-    deps.random = &random_;
+    ConsoleTest::SetUp();
+    ConsoleDeps deps = Deps();
     deps.http = &http_;
     deps.tokens = &tokens_;
     first_ = std::make_unique<Console>(deps, ConsoleOptions{});
@@ -304,21 +306,7 @@ class AccountsConsoleTest : public ::testing::Test {
   }
   static HttpResponse Send(Console& c, std::string method, std::string target,
                            std::string body = "", Params headers = {}) {
-    HttpRequest r;
-    r.method = std::move(method);
-    const size_t q = target.find('?');
-    r.path = target.substr(0, q);
-    if (q != std::string::npos) r.query = target.substr(q + 1);
-    r.body = std::move(body);
-    r.headers = std::move(headers);
-    r.headers.emplace_back("host", "127.0.0.1:8025");
-    if (!r.body.empty()) {
-      r.headers.emplace_back("content-type", "application/x-www-form-urlencoded");
-    }
-    r.remote_ip = "127.0.0.1";
-    HttpResponse res = c.Handle(r);
-    EXPECT_FALSE(res.later);  // no BlockingRunner: everything inline
-    return res;
+    return SendTo(c, std::move(method), std::move(target), std::move(body), std::move(headers));
   }
   // Signs in on `c`; returns the session cookie and the CSRF token.
   std::pair<std::string, std::string> SignIn(Console& c) {
@@ -352,11 +340,6 @@ class AccountsConsoleTest : public ::testing::Test {
     return {cookie, m.size() > 1 ? m[1].str() : std::string()};
   }
 
-  test::TempStore store_;
-  NullConsoleActions actions_;
-  test::InstantTester tester_;
-  oauth::FakeClock clock_;
-  oauth::FakeRandom random_;
   oauth::ScriptedHttp http_;
   oauth::TokenManager tokens_{*store_, http_, clock_, random_};
   std::unique_ptr<Console> first_, second_;
