@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <filesystem>
@@ -330,6 +331,118 @@ TEST_F(MailFlowTest, ImapCheckAndProcessStoreEveryMessageOnceThenDeleteFromTheSe
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ExpectExactlyOnce(sent);
   ExpectNoSecretAnywhere();
+}
+
+// Outgoing mail in the main suite, through the real Postfix: `mailgate send`
+// submits over STARTTLS with AUTH, Postfix delivers to Dovecot, and the
+// recipient's INBOX read back over IMAP (this test's mailbox, in its own data
+// directory) holds the message exactly once. A recipient Postfix refuses at
+// RCPT time (550: the test setup accepts only its own domains) is reported on
+// the message (the whole message failed when it was the only one, the
+// recipient's result when another was accepted) and not retried.
+TEST_F(MailFlowTest, SendThroughPostfixArrivesOnceAndARefusedRecipientIsReported) {
+  ASSERT_TRUE(Env().postfix) << "Postfix is not running (testenv runs it as root)";
+  AddAppAccount();
+  AddMailbox("imap");
+  const std::string sender = UniqueUser("sender");
+  const std::string password = "sender-password-" + id_;
+  ASSERT_TRUE(AddPasswordUser(sender, password).ok());
+  // The sender's Mailgate: another data directory, as another site would be.
+  const std::string out_dir = dir_ + "/sender";
+  std::filesystem::create_directories(out_dir);
+  const std::map<std::string, std::string> out_env = {{"MAILGATE_DATA_DIR", out_dir},
+                                                      {"MAILGATE_CA_FILE", Env().ca}};
+  auto send_side = [&](const std::vector<std::string>& args) {
+    RunResult r = RunMailgate(args, out_env);
+    logs_ += r.out + r.err;
+    return r;
+  };
+  auto outgoing = [&](const std::string& id) {
+    RunResult r = send_side({"outgoing", "show", id, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception&) {
+      ADD_FAILURE() << "not JSON: " << r.out;
+      return json::value();
+    }
+  };
+  { std::ofstream(out_dir + "/pw.txt") << password << "\n"; }
+  RunResult r = send_side({"transport", "add", "Out", "--host", Env().tls_name, "--port",
+                           std::to_string(Env().submission_port), "--encryption", "starttls",
+                           "--user", sender, "--password-file", out_dir + "/pw.txt"});
+  std::filesystem::remove(out_dir + "/pw.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const std::string subject = "Through Postfix " + id_;
+  r = send_side({"send", "--from", sender, "--to", mailbox_user_, "--subject", subject, "--body",
+                 "Sent through the real Postfix.\n.a line that starts with a dot\n"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  json::value sent = outgoing(id);
+  ASSERT_TRUE(sent.is_object());
+  EXPECT_EQ(sent.at("state").as_string(), "sent") << json::serialize(sent);
+  EXPECT_EQ(sent.at("attempts").as_int64(), 1);
+  std::string message_id(sent.at("message_id").as_string());
+  if (message_id.starts_with('<')) message_id = message_id.substr(1, message_id.size() - 2);
+
+  // Postfix delivers in the background: check until it is there.
+  std::multimap<std::string, json::object> stored;
+  for (int i = 0; i < 120 && stored.count(message_id) == 0; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    r = Run({"check", "--process"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    stored = StoredMessages();
+  }
+  ASSERT_EQ(stored.count(message_id), 1u) << "not delivered to " << mailbox_user_;
+  const json::object& got = stored.find(message_id)->second;
+  EXPECT_EQ(got.at("subject").as_string(), subject);
+  // Nothing more comes: delivered once, not twice.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  r = Run({"check", "--process"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  stored = StoredMessages();
+  EXPECT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored.count(message_id), 1u);
+
+  // 5xx at RCPT: failed, said so, the server's reply on the message.
+  r = send_side({"send", "--from", sender, "--to", "someone@elsewhere.invalid", "--subject",
+                 "Refused " + id_, "--body", "Postfix refuses this recipient.\n"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("failed"), std::string::npos) << r.err;
+  const std::string refused_id = r.out.substr(0, r.out.find('\n'));
+  json::value refused = outgoing(refused_id);
+  ASSERT_TRUE(refused.is_object());
+  EXPECT_EQ(refused.at("state").as_string(), "failed") << json::serialize(refused);
+  EXPECT_EQ(refused.at("attempts").as_int64(), 1);
+  const std::string refused_error(refused.at("last_error").as_string());
+  EXPECT_NE(refused_error.find("550"), std::string::npos) << refused_error;
+  EXPECT_NE(refused_error.find("someone@elsewhere.invalid"), std::string::npos) << refused_error;
+
+  // One recipient accepted, one refused: sent, and the refusal recorded
+  // against its recipient.
+  r = send_side({"send", "--from", sender, "--to", mailbox_user_, "--to", "other@elsewhere.invalid",
+                 "--subject", "Half " + id_, "--body", "Half.\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  json::value half = outgoing(r.out.substr(0, r.out.find('\n')));
+  ASSERT_TRUE(half.is_object());
+  EXPECT_EQ(half.at("state").as_string(), "sent") << json::serialize(half);
+  bool refusal_recorded = false;
+  for (const auto& result : half.at("results").as_array()) {
+    if (result.at("address").as_string() == "other@elsewhere.invalid") {
+      EXPECT_EQ(result.at("code").as_int64(), 550) << json::serialize(half);
+      refusal_recorded = true;
+    }
+  }
+  EXPECT_TRUE(refusal_recorded) << json::serialize(half);
+  // Not retried: another pass over the queue leaves it failed after one attempt.
+  r = send_side({"send", "--from", sender, "--to", mailbox_user_, "--subject", "After " + id_,
+                 "--body", "The queue runs again.\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  refused = outgoing(refused_id);
+  EXPECT_EQ(refused.at("state").as_string(), "failed");
+  EXPECT_EQ(refused.at("attempts").as_int64(), 1);
+  EXPECT_EQ(logs_.find(password), std::string::npos) << "the SMTP password in the output";
 }
 
 TEST_F(MailFlowTest, Pop3CheckAndProcessStoreEveryMessageOnce) {
