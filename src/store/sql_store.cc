@@ -188,6 +188,14 @@ Status SqlStore::UpdateAccount(std::string_view name, const AccountUpdate& u) {
     params.push_back(std::move(v));
   };
   const std::string n(name);
+  if (u.client_id) set("client_id", *u.client_id);
+  if (u.client_secret) {
+    set("client_secret_sealed",
+        SealOrNull(SecretAd("account", n, "client_secret"), *u.client_secret));
+  }
+  if (u.tenant) set("tenant", *u.tenant);
+  if (u.authority) set("authority", *u.authority);
+  if (u.scopes) set("scopes", JoinScopes(*u.scopes));
   if (u.flow) set("flow", *u.flow);
   if (u.grant_token_url) set("grant_token_url", *u.grant_token_url);
   if (u.refresh_token) {

@@ -279,8 +279,14 @@ struct Account {
   int64_t created_at = 0;
 };
 
-// A partial update of an account's token state; unset fields are unchanged.
+// A partial update of an account's token state (and, for `mailgate account
+// edit`, of its configuration); unset fields are unchanged.
 struct AccountUpdate {
+  std::optional<std::string> client_id;
+  std::optional<Secret> client_secret;  // an empty Secret clears it
+  std::optional<std::string> tenant;
+  std::optional<std::string> authority;
+  std::optional<std::vector<std::string>> scopes;  // empty: the provider's defaults
   std::optional<std::string> flow;
   std::optional<std::string> grant_token_url;
   std::optional<Secret> refresh_token;  // an empty Secret clears it
