@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -95,14 +98,40 @@ boost::json::object AccountJson(const store::Account& a, bool detail,
 std::string NextStep(const store::Account& a) {
   switch (a.status) {
     case store::AccountStatus::kNotAuthorized:
-    case store::AccountStatus::kReauthorizationRequired:
       return "run `mailgate account authorize " + a.name + "`";
+    case store::AccountStatus::kReauthorizationRequired:
+      return oauth::RemedyFor(a);
     case store::AccountStatus::kDegraded:
       return "Mailgate retries on its own; check the network and the provider's status";
     case store::AccountStatus::kOk:
       return "";
   }
   return "";
+}
+
+// The client secret from a file, or from standard input for "-" (never from
+// the command line, where other users see it in the process list).
+StatusOr<store::Secret> ReadClientSecret(const std::string& file) {
+  if (file != "-") {
+    auto secret = ReadSecretFile(file, "client secret");
+    if (!secret.ok()) return secret.status();
+    return store::Secret(std::move(*secret));
+  }
+  std::stringstream ss;
+  ss << std::cin.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  if (s.empty()) return Status::InvalidArgument("no client secret on standard input");
+  return store::Secret(std::move(s));
+}
+
+// Where the mail servers of the account's cloud are, for the next steps.
+void PrintMailHosts(const store::Account& a) {
+  if (a.provider != "microsoft") return;
+  const oauth::MicrosoftCloud& cloud = oauth::MicrosoftCloudFor(a.authority);
+  std::printf("Mail servers (Exchange Online, %s cloud): IMAP %s:993, POP3 %s:995, SMTP %s:587.\n",
+              std::string(cloud.name).c_str(), std::string(cloud.mail_host).c_str(),
+              std::string(cloud.mail_host).c_str(), std::string(cloud.smtp_host).c_str());
 }
 
 // --- add ---------------------------------------------------------------
@@ -115,9 +144,18 @@ struct AddOptions {
 int RunAdd(const GlobalOptions& g, AddOptions& o) {
   store::Account& a = o.account;
   if (!o.secret_file.empty()) {
-    auto secret = ReadSecretFile(o.secret_file, "client secret");
+    auto secret = ReadClientSecret(o.secret_file);
     if (!secret.ok()) return PrintError(secret.status()), kExitFailure;
-    a.client_secret = store::Secret(std::move(*secret));
+    a.client_secret = std::move(*secret);
+  }
+  // "common" only works for multitenant apps; the app registration's default
+  // is single-tenant, which fails there with AADSTS50194. Ask rather than guess.
+  if (a.provider == "microsoft" && a.tenant.empty()) {
+    PrintError(Status::InvalidArgument(
+        "--tenant is required for Microsoft: give the Directory (tenant) ID or a domain of your "
+        "tenant (the app registration's Overview page shows it), or `organizations` / `common` "
+        "for a multitenant app"));
+    return kExitUsage;
   }
   if (Status s = oauth::NormalizeAccount(a); !s.ok()) return PrintError(s), kExitUsage;
   auto st = OpenStore(g);
@@ -127,6 +165,131 @@ int RunAdd(const GlobalOptions& g, AddOptions& o) {
   std::printf("Added account '%s' (%s%s). Next: mailgate account authorize %s\n", a.name.c_str(),
               a.provider.c_str(), a.tenant.empty() ? "" : (", tenant " + a.tenant).c_str(),
               a.name.c_str());
+  PrintMailHosts(a);
+  return kExitOk;
+}
+
+// --- edit --------------------------------------------------------------
+
+struct EditOptions {
+  std::string name;
+  // Each set only when its option was given (an empty value is a value).
+  std::optional<std::string> client_id;
+  std::optional<std::string> tenant;
+  std::optional<std::string> authority;
+  std::string secret_file;
+  bool no_secret = false;
+  std::vector<std::string> scopes;
+  bool default_scopes = false;
+};
+
+// Changes an account's configuration. A new client ID, tenant or authority
+// belongs to another app or directory: the old grant cannot be refreshed
+// there, so it is dropped and the account must be authorized again. A new
+// secret or new scopes keep the grant, and the account's token is fetched
+// again at once: that lifts a refusal the old secret caused, and the
+// account's alert clears when the new token comes.
+int RunEdit(const GlobalOptions& g, const EditOptions& o) {
+  if (!o.secret_file.empty() && o.no_secret) {
+    PrintError(
+        Status::InvalidArgument("give --client-secret-file or --no-client-secret, not both"));
+    return kExitUsage;
+  }
+  if (!o.scopes.empty() && o.default_scopes) {
+    PrintError(Status::InvalidArgument("give --scope or --default-scopes, not both"));
+    return kExitUsage;
+  }
+  auto session = OpenSession(g);
+  if (!session.ok()) return PrintError(session.status()), kExitFailure;
+  auto old = session->store->GetAccount(o.name);
+  if (!old.ok()) return PrintError(old.status()), kExitFailure;
+  store::Account a = *old;
+  store::AccountUpdate u;
+  if (o.client_id) a.client_id = *o.client_id;
+  if (o.tenant) a.tenant = *o.tenant;
+  if (o.authority) a.authority = *o.authority;
+  if (!o.scopes.empty()) a.scopes = o.scopes;
+  if (o.default_scopes) a.scopes.clear();
+  if (o.no_secret) a.client_secret = store::Secret();
+  if (!o.secret_file.empty()) {
+    auto secret = ReadClientSecret(o.secret_file);
+    if (!secret.ok()) return PrintError(secret.status()), kExitFailure;
+    a.client_secret = std::move(*secret);
+  }
+  if (Status s = oauth::NormalizeAccount(a); !s.ok()) return PrintError(s), kExitUsage;
+
+  std::vector<std::string> changed;
+  auto text_change = [&](const char* what, const std::string& now, const std::string& before,
+                         std::optional<std::string>& field) {
+    if (now == before) return;
+    changed.push_back(what);
+    field = now;
+  };
+  text_change("client ID", a.client_id, old->client_id, u.client_id);
+  text_change("tenant", a.tenant, old->tenant, u.tenant);
+  text_change("authority", a.authority, old->authority, u.authority);
+  const bool new_app = u.client_id || u.tenant || u.authority;
+  bool new_secret = false;
+  if (a.client_secret.reveal() != old->client_secret.reveal()) {
+    changed.push_back(a.client_secret.empty() ? "client secret (removed)" : "client secret");
+    u.client_secret = a.client_secret;
+    new_secret = true;
+  }
+  const bool new_scopes = a.scopes != old->scopes;
+  if (new_scopes) {
+    changed.push_back("scopes");
+    u.scopes = a.scopes;
+  }
+  if (changed.empty()) {
+    std::printf("Nothing to change for account '%s'.\n", a.name.c_str());
+    return kExitOk;
+  }
+  const bool has_grant = !old->flow.empty() && old->status != store::AccountStatus::kNotAuthorized;
+  if (new_app && has_grant) {
+    u.grant_token_url = "";
+    u.refresh_token = store::Secret();
+    u.access_token = store::Secret();
+    u.access_expires_at = 0;
+    u.status = store::AccountStatus::kNotAuthorized;
+    u.failure_count = 0;
+    u.retry_at = 0;
+  } else if ((new_secret || new_scopes) && has_grant) {
+    // The next token request goes out at once, with the new configuration.
+    u.access_token = store::Secret();
+    u.access_expires_at = 0;
+    u.failure_count = 0;
+    u.retry_at = 0;
+    // Let the token manager try again. It resolves the alert when the new
+    // token comes, because the status is not ok yet.
+    if (old->status == store::AccountStatus::kReauthorizationRequired) {
+      u.status = store::AccountStatus::kDegraded;
+    }
+  }
+  if (Status s = session->store->UpdateAccount(a.name, u); !s.ok()) {
+    return PrintError(s), kExitFailure;
+  }
+  std::string what;
+  for (const auto& c : changed) {
+    if (!what.empty()) what += ", ";
+    what += c;
+  }
+  std::printf("Account '%s': changed %s.\n", a.name.c_str(), what.c_str());
+  if (new_app) PrintMailHosts(a);
+  if (!has_grant || new_app) {
+    if (has_grant)
+      std::printf("The old grant belongs to the previous app or tenant and was removed.\n");
+    std::printf("Next: mailgate account authorize %s\n", a.name.c_str());
+    return kExitOk;
+  }
+  auto token = session->tokens->GetAccessToken(a.name, true);
+  if (!token.ok()) {
+    PrintError(token.status().WithContext("account '" + a.name + "' was changed, but"));
+    return kExitFailure;
+  }
+  auto now = session->store->GetAccount(a.name);
+  if (!now.ok()) return PrintError(now.status()), kExitFailure;
+  std::printf("Account '%s' works: new access token valid until %s.\n", a.name.c_str(),
+              FormatTime(now->access_expires_at).c_str());
   return kExitOk;
 }
 
@@ -152,15 +315,28 @@ int RunAuthorize(const GlobalOptions& g, const AuthorizeOptions& o) {
   if (!flow.ok()) return PrintError(flow.status()), kExitUsage;
   auto endpoints = oauth::ResolveEndpoints(*a);
   if (!endpoints.ok()) return PrintError(endpoints.status()), kExitFailure;
+  // The CLI's browser flow redirects to its loopback listener: a public
+  // client's flow, recorded as such so that refreshes send no secret.
+  if (*flow == oauth::Flow::kBrowser) flow = oauth::Flow::kLoopback;
   auto scopes = oauth::ScopesFor(*a, *flow);
   if (!scopes.ok()) return PrintError(scopes.status()), kExitFailure;
-  const oauth::Client client{a->client_id, a->client_secret};
+  if (*flow == oauth::Flow::kClientCredentials && a->provider == "microsoft" &&
+      (a->tenant == "common" || a->tenant == "organizations" || a->tenant == "consumers")) {
+    PrintError(Status::InvalidArgument(
+        "app-only access needs the tenant that granted the application permissions, not '" +
+        a->tenant + "': run `mailgate account edit " + a->name +
+        " --tenant <your tenant ID or domain>`"));
+    return kExitUsage;
+  }
+  const oauth::Client client = oauth::ClientFor(*a, *flow);
   const oauth::Timeouts timeouts;
   http::HttpClient& http = *session->http;
 
   StatusOr<oauth::TokenResponse> tokens = Status::Internal("no flow ran");
+  oauth::OAuthError oerr;
   switch (*flow) {
-    case oauth::Flow::kBrowser: {
+    case oauth::Flow::kBrowser:
+    case oauth::Flow::kLoopback: {
       if (endpoints->authorize.empty()) {
         return PrintError(Status::InvalidArgument(
                    "account '" + a->name +
@@ -178,27 +354,42 @@ int RunAuthorize(const GlobalOptions& g, const AuthorizeOptions& o) {
       if (!o.no_open) TryOpenBrowser(request.url);
       auto response = (*listener)->Wait(std::chrono::seconds(o.timeout));
       if (!response.ok()) return PrintError(response.status()), kExitFailure;
-      tokens = oauth::CompleteAuthorization(http, request, client, *response, timeouts, nullptr);
+      tokens = oauth::CompleteAuthorization(http, request, client, *response, timeouts, &oerr);
       break;
     }
     case oauth::Flow::kDevice: {
-      auto device = oauth::StartDeviceAuthorization(http, *endpoints, client, *scopes, timeouts);
-      if (!device.ok()) return PrintError(device.status()), kExitFailure;
+      auto device =
+          oauth::StartDeviceAuthorization(http, *endpoints, client, *scopes, timeouts, &oerr);
+      if (!device.ok()) {
+        tokens = device.status();
+        break;
+      }
       std::printf("To sign in, open %s and enter the code %s (valid %lld minutes).\n",
                   device->verification_uri.c_str(), device->user_code.c_str(),
                   static_cast<long long>(device->expires_in / 60));
       std::fflush(stdout);
       tokens = oauth::PollDeviceAuthorization(http, oauth::SystemClock(), *endpoints, client,
-                                              *device, timeouts, nullptr);
+                                              *device, timeouts, &oerr);
       break;
     }
     case oauth::Flow::kClientCredentials:
       tokens =
-          oauth::ClientCredentialsGrant(http, endpoints->token, client, *scopes, timeouts, nullptr);
+          oauth::ClientCredentialsGrant(http, endpoints->token, client, *scopes, timeouts, &oerr);
       break;
   }
   if (!tokens.ok()) {
-    PrintError(tokens.status().WithContext("authorizing account '" + a->name + "'"));
+    Status err = tokens.status().WithContext("authorizing account '" + a->name + "'");
+    if (!oerr.error.empty()) {
+      // Say what fixes it: for a refused client, not another authorization.
+      store::Account refused = *a;
+      refused.last_error = oauth::DescribeOAuthError(oerr);
+      refused.last_error_code = oerr.code;
+      if (const std::string remedy = oauth::RemedyFor(refused);
+          remedy != "run `mailgate account authorize " + a->name + "`") {
+        err = Status::Auth(err.message() + "; " + remedy);
+      }
+    }
+    PrintError(err);
     return kExitFailure;
   }
   if (*flow != oauth::Flow::kClientCredentials && tokens->refresh_token.empty()) {
@@ -208,9 +399,10 @@ int RunAuthorize(const GlobalOptions& g, const AuthorizeOptions& o) {
   }
   Status saved = session->tokens->SaveGrant(a->name, *flow, endpoints->token, *tokens);
   if (!saved.ok()) return PrintError(saved), kExitFailure;
-  std::printf("Account '%s' is authorized (%s flow); access token valid until %s.\n",
-              a->name.c_str(), std::string(oauth::FlowName(*flow)).c_str(),
-              FormatTime(oauth::SystemClock().NowSeconds() + tokens->expires_in).c_str());
+  std::printf(
+      "Account '%s' is authorized (%s flow); access token valid until %s.\n", a->name.c_str(),
+      *flow == oauth::Flow::kLoopback ? "browser" : std::string(oauth::FlowName(*flow)).c_str(),
+      FormatTime(oauth::SystemClock().NowSeconds() + tokens->expires_in).c_str());
   return kExitOk;
 }
 
@@ -417,16 +609,43 @@ void RegisterAccountCommand(CLI::App& app, RunState& state) {
       ->check(CLI::IsMember({"microsoft", "google", "generic"}));
   cmd->add_option("--client-id", add->account.client_id, "Application (client) ID")->required();
   cmd->add_option("--tenant", add->account.tenant,
-                  "Microsoft tenant: common, organizations, consumers, a GUID or a domain");
+                  "Microsoft tenant (required): a GUID or a domain; organizations or common for "
+                  "a multitenant app");
   cmd->add_option("--authority", add->account.authority,
                   "Microsoft authority (default https://login.microsoftonline.com)");
   cmd->add_option("--client-secret-file", add->secret_file,
-                  "File holding the client secret (confidential clients)");
+                  "File holding the client secret (- reads standard input)");
   cmd->add_option("--scope", add->account.scopes, "Scope to request (repeatable)");
   cmd->add_option("--auth-url", add->account.auth_url, "Authorization endpoint (generic)");
   cmd->add_option("--token-url", add->account.token_url, "Token endpoint (generic)");
   cmd->add_option("--device-url", add->account.device_url, "Device authorization endpoint");
   cmd->callback([add, &state] { state.exit_code = RunAdd(state.global, *add); });
+
+  auto edit = std::make_shared<EditOptions>();
+  cmd = account->add_subcommand(
+      "edit", "Change an account's client ID, client secret, tenant, authority or scopes");
+  cmd->add_option("name", edit->name, "Account name")->required();
+  auto edit_text = std::make_shared<std::array<std::string, 3>>();
+  CLI::Option* edit_client_id =
+      cmd->add_option("--client-id", (*edit_text)[0], "Application (client) ID");
+  CLI::Option* edit_tenant =
+      cmd->add_option("--tenant", (*edit_text)[1],
+                      "Microsoft tenant: a GUID or a domain, organizations, consumers or common");
+  CLI::Option* edit_authority =
+      cmd->add_option("--authority", (*edit_text)[2],
+                      "Microsoft authority (sovereign clouds: https://login.microsoftonline.us, "
+                      "https://login.chinacloudapi.cn)");
+  cmd->add_option("--client-secret-file", edit->secret_file,
+                  "File holding the new client secret (- reads standard input)");
+  cmd->add_flag("--no-client-secret", edit->no_secret, "Remove the client secret");
+  cmd->add_option("--scope", edit->scopes, "Scope to request (repeatable; replaces all)");
+  cmd->add_flag("--default-scopes", edit->default_scopes, "Go back to the provider's scopes");
+  cmd->callback([=, &state] {
+    if (edit_client_id->count() > 0) edit->client_id = (*edit_text)[0];
+    if (edit_tenant->count() > 0) edit->tenant = (*edit_text)[1];
+    if (edit_authority->count() > 0) edit->authority = (*edit_text)[2];
+    state.exit_code = RunEdit(state.global, *edit);
+  });
 
   auto auth = std::make_shared<AuthorizeOptions>();
   cmd = account->add_subcommand("authorize", "Obtain a grant for an account");

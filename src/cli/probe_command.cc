@@ -197,7 +197,8 @@ void RegisterProbeCommand(CLI::App& app, RunState& state) {
   cmd->add_option("--port", raw->port,
                   "Server port (default: 993/143, 995/110, 465/587 for tls/starttls)")
       ->check(CLI::Range(1, 65535));
-  cmd->add_option("--tls", raw->tls, "tls (implicit), starttls or none")
+  // --encryption as in `transport` and `mailbox`; --tls, its first name, still works.
+  cmd->add_option("--encryption,--tls", raw->tls, "tls (implicit), starttls or none")
       ->check(CLI::IsMember({"tls", "starttls", "none"}))
       ->capture_default_str();
   cmd->add_option("--user", raw->user, "User name (the mailbox address for OAuth2)")->required();

@@ -6,6 +6,12 @@
 
 namespace mailgate::oauth {
 
+Client ClientFor(const store::Account& account, Flow flow) {
+  Client c{account.client_id, {}};
+  if (SendsClientSecret(account, flow)) c.client_secret = account.client_secret;
+  return c;
+}
+
 std::string CodeChallengeS256(const std::string& verifier) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(verifier.data()),
@@ -84,11 +90,9 @@ StatusOr<TokenResponse> CompleteAuthorization(http::HttpClient& http,
   return RequestToken(http, request.token_url, client, std::move(form), timeouts, error);
 }
 
-StatusOr<DeviceAuthorization> StartDeviceAuthorization(http::HttpClient& http,
-                                                       const Endpoints& endpoints,
-                                                       const Client& client,
-                                                       const std::vector<std::string>& scopes,
-                                                       const Timeouts& timeouts) {
+StatusOr<DeviceAuthorization> StartDeviceAuthorization(
+    http::HttpClient& http, const Endpoints& endpoints, const Client& client,
+    const std::vector<std::string>& scopes, const Timeouts& timeouts, OAuthError* error) {
   if (endpoints.device.empty()) {
     return Status::InvalidArgument(
         "this account has no device authorization endpoint; add it again with --device-url, or "
@@ -108,6 +112,8 @@ StatusOr<DeviceAuthorization> StartDeviceAuthorization(http::HttpClient& http,
   if (resp->status != 200) {
     OAuthError e;
     if (ParseOAuthError(resp->body, e)) {
+      e.http_status = resp->status;
+      if (error) *error = e;
       return Status::Auth("the device authorization was refused: " + DescribeOAuthError(e));
     }
     return Status::Protocol("the device endpoint " + endpoints.device + " answered HTTP " +
@@ -181,8 +187,8 @@ StatusOr<TokenResponse> ClientCredentialsGrant(http::HttpClient& http, const std
                                                const Timeouts& timeouts, OAuthError* error) {
   if (client.client_secret.empty()) {
     return Status::InvalidArgument(
-        "the client-credentials flow needs a client secret; add the account again with "
-        "--client-secret-file");
+        "the client-credentials flow needs a client secret; give it with `mailgate account "
+        "edit NAME --client-secret-file FILE`");
   }
   Form form = {{"grant_type", "client_credentials"}, {"scope", JoinScopes(scopes)}};
   return RequestToken(http, token_url, client, std::move(form), timeouts, error);

@@ -15,6 +15,10 @@
 
 namespace mailgate::oauth {
 
+// The client identity for token requests of a grant obtained by `flow`: the
+// account's client ID, and its secret only where SendsClientSecret says so.
+Client ClientFor(const store::Account& account, Flow flow);
+
 // --- Authorization code with PKCE (RFC 6749 §4.1, RFC 7636 S256) ---------
 
 // Everything needed to finish an authorization started with the URL below.
@@ -67,11 +71,10 @@ struct DeviceAuthorization {
   int64_t interval = 5;
 };
 
-StatusOr<DeviceAuthorization> StartDeviceAuthorization(http::HttpClient& http,
-                                                       const Endpoints& endpoints,
-                                                       const Client& client,
-                                                       const std::vector<std::string>& scopes,
-                                                       const Timeouts& timeouts);
+// Fills `*error` (when given) with the provider's refusal.
+StatusOr<DeviceAuthorization> StartDeviceAuthorization(
+    http::HttpClient& http, const Endpoints& endpoints, const Client& client,
+    const std::vector<std::string>& scopes, const Timeouts& timeouts, OAuthError* error = nullptr);
 
 // Polls the token endpoint every `interval` seconds (plus 5 more after each
 // slow_down, RFC 8628 §3.5) until the user approves, refuses, or the code

@@ -28,12 +28,51 @@ Status CheckEndpoint(std::string_view option, const std::string& url) {
   return Status::Ok();
 }
 
+// Exchange Online per cloud: Microsoft's "Exchange Online in national
+// clouds" endpoints. US Government (GCC High) signs in at
+// login.microsoftonline.us and serves mail from outlook.office365.us; the
+// cloud operated by 21Vianet signs in at login.chinacloudapi.cn (formerly
+// login.partner.microsoftonline.cn) and serves partner.outlook.cn.
+constexpr MicrosoftCloud kGlobalCloud{"global", "https://outlook.office.com",
+                                      "https://outlook.office365.com", "outlook.office365.com",
+                                      "smtp.office365.com"};
+constexpr MicrosoftCloud kUsGovernmentCloud{"us-government", "https://outlook.office365.us",
+                                            "https://outlook.office365.us", "outlook.office365.us",
+                                            "smtp.office365.us"};
+constexpr MicrosoftCloud kChinaCloud{"china", "https://partner.outlook.cn",
+                                     "https://partner.outlook.cn", "partner.outlook.cn",
+                                     "smtp.partner.outlook.cn"};
+
+// "https://Login.MicrosoftOnline.us:443/" -> "login.microsoftonline.us".
+std::string AuthorityHost(std::string_view authority) {
+  if (auto p = authority.find("://"); p != std::string_view::npos) authority.remove_prefix(p + 3);
+  authority = authority.substr(0, authority.find_first_of("/:?#"));
+  std::string host(authority);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host;
+}
+
 }  // namespace
+
+const MicrosoftCloud& MicrosoftCloudFor(std::string_view authority) {
+  const std::string host = AuthorityHost(authority);
+  if (host == "login.microsoftonline.us") return kUsGovernmentCloud;
+  if (host == "login.chinacloudapi.cn" || host == "login.partner.microsoftonline.cn")
+    return kChinaCloud;
+  return kGlobalCloud;
+}
+
+bool SendsClientSecret(const store::Account& account, Flow flow) {
+  if (account.provider != "microsoft") return true;
+  return flow == Flow::kBrowser || flow == Flow::kClientCredentials;
+}
 
 std::string_view FlowName(Flow flow) {
   switch (flow) {
     case Flow::kBrowser:
       return "browser";
+    case Flow::kLoopback:
+      return "loopback";
     case Flow::kDevice:
       return "device";
     case Flow::kClientCredentials:
@@ -43,7 +82,7 @@ std::string_view FlowName(Flow flow) {
 }
 
 StatusOr<Flow> ParseFlow(std::string_view name) {
-  for (Flow f : {Flow::kBrowser, Flow::kDevice, Flow::kClientCredentials}) {
+  for (Flow f : {Flow::kBrowser, Flow::kLoopback, Flow::kDevice, Flow::kClientCredentials}) {
     if (FlowName(f) == name) return f;
   }
   return Status::InvalidArgument("unknown flow '" + std::string(name) +
@@ -135,11 +174,19 @@ StatusOr<Endpoints> ResolveEndpoints(const store::Account& a) {
 StatusOr<std::vector<std::string>> ScopesFor(const store::Account& a, Flow flow) {
   if (!a.scopes.empty()) return a.scopes;
   if (a.provider == "microsoft") {
-    if (flow == Flow::kClientCredentials)
-      return std::vector<std::string>{std::string(kMicrosoftAppOnlyScope)};
-    return std::vector<std::string>{
-        "offline_access", "https://outlook.office.com/IMAP.AccessAsUser.All",
-        "https://outlook.office.com/POP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send"};
+    const MicrosoftCloud& cloud = MicrosoftCloudFor(a.authority);
+    if (flow == Flow::kClientCredentials) {
+      std::string scope(cloud.app_only);
+      scope += "/.default";
+      return std::vector<std::string>{scope};
+    }
+    std::vector<std::string> scopes = {"offline_access"};
+    for (std::string_view p : {"/IMAP.AccessAsUser.All", "/POP.AccessAsUser.All", "/SMTP.Send"}) {
+      std::string scope(cloud.delegated);
+      scope += p;
+      scopes.push_back(scope);
+    }
+    return scopes;
   }
   if (a.provider == "google") return std::vector<std::string>{std::string(kGoogleMailScope)};
   return Status::InvalidArgument("account '" + a.name +

@@ -82,5 +82,52 @@ TEST(ProviderTest, UnknownProviderAndFlow) {
   EXPECT_EQ(*ParseFlow("client-credentials"), Flow::kClientCredentials);
 }
 
+TEST(ProviderTest, SovereignCloudsAskForTheirOwnExchangeResource) {
+  auto gov = Ms("contoso.onmicrosoft.us", "https://login.microsoftonline.us");
+  ASSERT_TRUE(NormalizeAccount(gov).ok());
+  EXPECT_EQ(JoinScopes(*ScopesFor(gov, Flow::kLoopback)),
+            "offline_access https://outlook.office365.us/IMAP.AccessAsUser.All "
+            "https://outlook.office365.us/POP.AccessAsUser.All "
+            "https://outlook.office365.us/SMTP.Send");
+  EXPECT_EQ(JoinScopes(*ScopesFor(gov, Flow::kClientCredentials)),
+            "https://outlook.office365.us/.default");
+  EXPECT_EQ(MicrosoftCloudFor(gov.authority).smtp_host, "smtp.office365.us");
+
+  for (const char* authority :
+       {"https://login.chinacloudapi.cn", "https://LOGIN.partner.microsoftonline.cn:443/"}) {
+    auto cn = Ms("contoso.partner.onmschina.cn", authority);
+    ASSERT_TRUE(NormalizeAccount(cn).ok());
+    EXPECT_EQ(JoinScopes(*ScopesFor(cn, Flow::kDevice)),
+              "offline_access https://partner.outlook.cn/IMAP.AccessAsUser.All "
+              "https://partner.outlook.cn/POP.AccessAsUser.All "
+              "https://partner.outlook.cn/SMTP.Send")
+        << authority;
+    EXPECT_EQ(JoinScopes(*ScopesFor(cn, Flow::kClientCredentials)),
+              "https://partner.outlook.cn/.default");
+    EXPECT_EQ(MicrosoftCloudFor(cn.authority).mail_host, "partner.outlook.cn");
+  }
+  // A host Mailgate does not know (a test IdP, a proxy) keeps the global
+  // scopes; the account's own scopes always win.
+  auto other = Ms("t", "http://127.0.0.1:9999/prefix");
+  ASSERT_TRUE(NormalizeAccount(other).ok());
+  EXPECT_EQ(MicrosoftCloudFor(other.authority).name, "global");
+  other.scopes = {"offline_access", "https://outlook.office365.us/IMAP.AccessAsUser.All"};
+  EXPECT_EQ(*ScopesFor(other, Flow::kLoopback), other.scopes);
+}
+
+TEST(ProviderTest, MicrosoftPublicFlowsSendNoClientSecret) {
+  auto a = Ms("contoso.com");
+  a.client_secret = store::Secret("s3cret");
+  EXPECT_FALSE(SendsClientSecret(a, Flow::kLoopback));
+  EXPECT_FALSE(SendsClientSecret(a, Flow::kDevice));
+  EXPECT_TRUE(SendsClientSecret(a, Flow::kBrowser));  // the console's Web redirect
+  EXPECT_TRUE(SendsClientSecret(a, Flow::kClientCredentials));
+  // Google's installed-app clients need their secret on the loopback flow.
+  a.provider = "google";
+  EXPECT_TRUE(SendsClientSecret(a, Flow::kLoopback));
+  EXPECT_EQ(*ParseFlow("loopback"), Flow::kLoopback);
+  EXPECT_EQ(FlowName(Flow::kLoopback), "loopback");
+}
+
 }  // namespace
 }  // namespace mailgate::oauth

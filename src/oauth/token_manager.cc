@@ -23,10 +23,52 @@ std::string AuthorizeHint(std::string_view account) {
 
 }  // namespace
 
+std::string RemedyFor(const store::Account& a) {
+  const std::string& code = a.last_error_code;
+  const std::string edit = "`mailgate account edit " + a.name;
+  const std::string secret_file = edit + " --client-secret-file FILE`";
+  if (code == "AADSTS7000222") {
+    return "the client secret expired: create a new one in Entra ID (App registrations > "
+           "Certificates & secrets), save its Value in a file and run " +
+           secret_file;
+  }
+  if (code == "AADSTS7000215") {
+    return "the client secret is wrong (the Secret ID instead of its Value?): save the "
+           "secret's Value in a file and run " +
+           secret_file;
+  }
+  if (code == "AADSTS700025") {
+    return "the app is a public client and refuses a client secret: run " + edit +
+           " --no-client-secret`, or use the client-credentials flow with a confidential app";
+  }
+  if (code == "AADSTS7000218") {
+    return "the app wants a client secret: turn on \"Allow public client flows\" and register "
+           "http://localhost under \"Mobile and desktop applications\" in the app's "
+           "Authentication page, then " +
+           AuthorizeHint(a.name);
+  }
+  if (code == "AADSTS50194") {
+    return "the app is single-tenant: run " + edit +
+           " --tenant <your tenant ID or domain>`, then " + AuthorizeHint(a.name);
+  }
+  if (code == "AADSTS700016") {
+    return "no app with client ID '" + a.client_id + "' in tenant '" + a.tenant +
+           "': check both, correct them with " + edit + " --client-id ID --tenant TENANT`, then " +
+           AuthorizeHint(a.name);
+  }
+  if (a.last_error.starts_with("invalid_client")) {
+    return "the provider refused the client: check the client ID and secret, correct them with " +
+           edit + " --client-id ID` or " + secret_file;
+  }
+  return AuthorizeHint(a.name);
+}
+
 std::string ReauthorizationMessage(const store::Account& a) {
-  std::string msg = "account '" + a.name + "' needs re-authorization";
+  const std::string remedy = RemedyFor(a);
+  std::string msg = "account '" + a.name + "' ";
+  msg += remedy == AuthorizeHint(a.name) ? "needs re-authorization" : "cannot get tokens";
   if (!a.last_error.empty()) msg += ": " + a.last_error;
-  return msg + "; " + AuthorizeHint(a.name);
+  return msg + "; " + remedy;
 }
 
 TokenManager::TokenManager(store::Store& store, http::HttpClient& http, Clock& clock,
@@ -79,7 +121,7 @@ StatusOr<TokenResponse> TokenManager::Request(const store::Account& a, OAuthErro
   }
   auto scopes = ScopesFor(a, *flow);
   if (!scopes.ok()) return scopes.status();
-  const Client client{a.client_id, a.client_secret};
+  const Client client = ClientFor(a, *flow);
   if (*flow == Flow::kClientCredentials) {
     return ClientCredentialsGrant(http_, token_url, client, *scopes, options_.timeouts, error);
   }
@@ -229,6 +271,7 @@ StatusOr<std::string> TokenManager::GetAccessToken(std::string_view name, bool f
       u.retry_at = 0;
       (void)with_store([&](store::Store& s) { return s.UpdateAccount(name, u); });
       a->last_error = *u.last_error;
+      a->last_error_code = *u.last_error_code;
       const std::string msg = ReauthorizationMessage(*a);
       (void)with_store([&](store::Store& s) {
         return s.RaiseAlert("reauthorization_required", Subject(name), msg, now);

@@ -97,9 +97,22 @@ using AccessTokenCallback = std::function<StatusOr<std::string>(bool force_refre
 // REQUIRES: `manager` outlives the callback.
 AccessTokenCallback MakeAccessTokenCallback(TokenManager& manager, std::string account);
 
-// The message for an account that needs re-authorization, e.g.
-// "account 'x' needs re-authorization: AADSTS700082 (invalid_grant) The
-// refresh token has expired ...; run `mailgate account authorize x`".
+// What the user must do about a refusal the provider gave for good, from
+// the account's `last_error` ("invalid_client: AADSTS7000222: ...") and
+// `last_error_code`: usually "run `mailgate account authorize x`"; for a
+// wrong or expired client secret (AADSTS7000215, AADSTS7000222), a secret a
+// public client may not send (AADSTS700025), a single-tenant app asked
+// through "common" (AADSTS50194) or an unknown client ID (AADSTS700016),
+// the `mailgate account edit` command that fixes the configuration, since
+// authorizing again would fail the same way.
+std::string RemedyFor(const store::Account& account);
+
+// The message for an account the provider refused for good, e.g.
+// "account 'x' needs re-authorization: invalid_grant: AADSTS700082: The
+// refresh token has expired ...; run `mailgate account authorize x`", or
+// "account 'x' cannot get tokens: invalid_client: AADSTS7000222: ...;
+// create a new client secret ... `mailgate account edit x
+// --client-secret-file FILE`" when the fix is in the configuration.
 std::string ReauthorizationMessage(const store::Account& account);
 
 }  // namespace mailgate::oauth

@@ -55,6 +55,21 @@ class TokenManagerTest : public ::testing::Test {
     ASSERT_TRUE(manager_->SaveGrant("work", Flow::kBrowser, kTokenUrl, t).ok());
   }
   store::Account Get() { return *store_->GetAccount("work"); }
+  // An app-only account "app" with `secret`, holding a token valid an hour.
+  void AddAppAccount(const std::string& secret) {
+    store::Account a;
+    a.name = "app";
+    a.provider = "microsoft";
+    a.tenant = "contoso";
+    a.client_id = "cid";
+    a.client_secret = store::Secret(secret);
+    ASSERT_TRUE(NormalizeAccount(a).ok());
+    ASSERT_TRUE(store_->CreateAccount(a, 0).ok());
+    TokenResponse t;
+    t.access_token = store::Secret("APP1");
+    t.expires_in = 3600;
+    ASSERT_TRUE(manager_->SaveGrant("app", Flow::kClientCredentials, kTokenUrl, t).ok());
+  }
 
   std::filesystem::path dir_;
   std::shared_ptr<const store::Vault> vault_;
@@ -257,23 +272,93 @@ TEST_F(TokenManagerTest, LiveHolderIsWaitedForAndItsResultUsed) {
 }
 
 TEST_F(TokenManagerTest, ClientCredentialsGetANewTokenNearExpiry) {
-  store::Account a;
-  a.name = "app";
-  a.provider = "microsoft";
-  a.client_id = "cid";
-  a.client_secret = store::Secret("sec");
-  ASSERT_TRUE(NormalizeAccount(a).ok());
-  ASSERT_TRUE(store_->CreateAccount(a, 0).ok());
-  TokenResponse t;
-  t.access_token = store::Secret("APP1");
-  t.expires_in = 3600;
-  ASSERT_TRUE(manager_->SaveGrant("app", Flow::kClientCredentials, kTokenUrl, t).ok());
+  AddAppAccount("sec");
   clock_.Advance(3500);
   http_.ThenJson(200, TokenJson("APP2", ""));
   EXPECT_EQ(*manager_->GetAccessToken("app"), "APP2");
   EXPECT_NE(http_.requests[0].body.find("grant_type=client_credentials"), std::string::npos);
   EXPECT_NE(http_.requests[0].body.find("scope=https%3A%2F%2Foutlook.office365.com%2F.default"),
             std::string::npos);
+}
+
+// A regression test: an expired secret (AADSTS7000222) used to say "run
+// `mailgate account authorize`", which fails the same way.
+TEST_F(TokenManagerTest, ExpiredClientSecretSaysToReplaceItAndTheNewOneClearsTheAlert) {
+  AddAppAccount("old-secret");
+  clock_.Advance(3500);
+  http_.ThenJson(
+      401,
+      R"({"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'cid' are expired.\r\nTrace ID: x"})");
+  auto got = manager_->GetAccessToken("app");
+  ASSERT_FALSE(got.ok());
+  const std::string& msg = got.status().message();
+  EXPECT_NE(msg.find("AADSTS7000222"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("`mailgate account edit app --client-secret-file FILE`"), std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("account authorize"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("old-secret"), std::string::npos);
+  auto alerts = store_->ListAlerts(true);
+  ASSERT_EQ(alerts->size(), 1u);
+  EXPECT_EQ((*alerts)[0].message, msg);
+  auto shown = *store_->GetAccount("app");
+  EXPECT_EQ(shown.status, store::AccountStatus::kReauthorizationRequired);
+  EXPECT_NE(RemedyFor(shown).find("create a new one"), std::string::npos);
+
+  // What `mailgate account edit app --client-secret-file F` stores.
+  store::AccountUpdate u;
+  u.client_secret = store::Secret("new-secret");
+  u.status = store::AccountStatus::kDegraded;
+  u.access_token = store::Secret();
+  u.access_expires_at = 0;
+  ASSERT_TRUE(store_->UpdateAccount("app", u).ok());
+  http_.ThenJson(200, TokenJson("APP2", ""));
+  auto again = manager_->GetAccessToken("app", true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, "APP2");
+  ASSERT_EQ(http_.requests.size(), 2u);
+  EXPECT_NE(http_.requests[1].body.find("client_secret=new-secret"), std::string::npos);
+  EXPECT_EQ(store_->GetAccount("app")->status, store::AccountStatus::kOk);
+  EXPECT_TRUE(store_->ListAlerts(true)->empty());
+}
+
+// A regression test: a secret sent with a public client's refresh gets
+// AADSTS700025 from Entra ID.
+TEST_F(TokenManagerTest, PublicClientGrantsRefreshWithoutTheSecret) {
+  store::AccountUpdate u;
+  u.client_secret = store::Secret("app-only-secret");
+  ASSERT_TRUE(store_->UpdateAccount("work", u).ok());
+  for (Flow flow : {Flow::kLoopback, Flow::kDevice, Flow::kBrowser}) {
+    TokenResponse t;
+    t.access_token = store::Secret("AT1");
+    t.refresh_token = store::Secret("RT1");
+    ASSERT_TRUE(manager_->SaveGrant("work", flow, kTokenUrl, t).ok());
+    http_.ThenJson(200, TokenJson("AT2", "RT2"));
+    ASSERT_TRUE(manager_->GetAccessToken("work", true).ok());
+    const std::string& body = http_.requests.back().body;
+    EXPECT_NE(body.find("grant_type=refresh_token"), std::string::npos);
+    // Only the console's Web redirect (kBrowser) is a confidential client's.
+    EXPECT_EQ(body.find("client_secret") != std::string::npos, flow == Flow::kBrowser)
+        << FlowName(flow);
+  }
+}
+
+TEST_F(TokenManagerTest, RemediesNameTheEditThatFixesTheConfiguration) {
+  store::Account a = Get();
+  a.last_error = "invalid_request: AADSTS50194: Application is not configured as multi-tenant";
+  a.last_error_code = "AADSTS50194";
+  EXPECT_NE(RemedyFor(a).find("`mailgate account edit work --tenant <your tenant ID or domain>`"),
+            std::string::npos);
+  a.last_error = "invalid_client: AADSTS7000215: Invalid client secret provided.";
+  a.last_error_code = "AADSTS7000215";
+  EXPECT_NE(ReauthorizationMessage(a).find("cannot get tokens"), std::string::npos);
+  EXPECT_NE(RemedyFor(a).find("Value"), std::string::npos);
+  a.last_error = "invalid_client: AADSTS700025: Client is public";
+  a.last_error_code = "AADSTS700025";
+  EXPECT_NE(RemedyFor(a).find("--no-client-secret"), std::string::npos);
+  a.last_error = "invalid_grant: AADSTS700082: The refresh token has expired";
+  a.last_error_code = "AADSTS700082";
+  EXPECT_EQ(RemedyFor(a), "run `mailgate account authorize work`");
+  EXPECT_NE(ReauthorizationMessage(a).find("needs re-authorization"), std::string::npos);
 }
 
 TEST_F(TokenManagerTest, CallbackForTheMailClients) {

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "net/words.h"
+
 namespace mailgate::pop3 {
 namespace {
 
@@ -11,24 +13,8 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using net::AsciiUpper;
+using net::SplitWords;
 
 bool ParseNumber(std::string_view s, std::uint64_t& out) {
   if (s.empty()) return false;
@@ -60,9 +46,9 @@ std::optional<std::string_view> UnstuffLine(std::string_view line) {
 }
 
 void ParseCapaLine(std::string_view line, Capabilities& caps) {
-  std::vector<std::string_view> w = Words(line);
+  std::vector<std::string_view> w = SplitWords(line);
   if (w.empty()) return;
-  const std::string tag = Upper(w[0]);
+  const std::string tag = AsciiUpper(w[0]);
   if (tag == "STLS") {
     caps.stls = true;
   } else if (tag == "PIPELINING") {
@@ -85,7 +71,7 @@ void ParseCapaLine(std::string_view line, Capabilities& caps) {
 }
 
 StatusOr<MailboxStat> ParseStat(std::string_view text) {
-  std::vector<std::string_view> w = Words(text);
+  std::vector<std::string_view> w = SplitWords(text);
   MailboxStat st;
   if (w.size() < 2 || !ParseNumber(w[0], st.count) || !ParseNumber(w[1], st.octets)) {
     return Status::Protocol("the POP3 server sent a malformed STAT answer \"" +
@@ -95,7 +81,7 @@ StatusOr<MailboxStat> ParseStat(std::string_view text) {
 }
 
 StatusOr<ListEntry> ParseListLine(std::string_view line) {
-  std::vector<std::string_view> w = Words(line);
+  std::vector<std::string_view> w = SplitWords(line);
   ListEntry e;
   if (w.size() < 2 || !ParseNumber(w[0], e.number) || !ParseNumber(w[1], e.octets))
     return Status::Protocol("malformed LIST line from the POP3 server");
@@ -103,7 +89,7 @@ StatusOr<ListEntry> ParseListLine(std::string_view line) {
 }
 
 StatusOr<UidlEntry> ParseUidlLine(std::string_view line) {
-  std::vector<std::string_view> w = Words(line);
+  std::vector<std::string_view> w = SplitWords(line);
   UidlEntry e;
   if (w.size() < 2 || !ParseNumber(w[0], e.number))
     return Status::Protocol("malformed UIDL line from the POP3 server");

@@ -4,27 +4,13 @@
 #include <cctype>
 #include <charconv>
 
+#include "net/words.h"
+
 namespace mailgate::smtp {
 namespace {
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using net::AsciiUpper;
+using net::SplitWords;
 
 }  // namespace
 
@@ -80,9 +66,9 @@ Extensions ParseEhlo(const Reply& reply) {
   Extensions ext;
   ext.esmtp = true;
   for (std::size_t i = 1; i < reply.lines.size(); ++i) {
-    std::vector<std::string_view> w = Words(reply.lines[i]);
+    std::vector<std::string_view> w = SplitWords(reply.lines[i]);
     if (w.empty()) continue;
-    std::string key = Upper(w[0]);
+    std::string key = AsciiUpper(w[0]);
     std::vector<std::string_view> args(w.begin() + 1, w.end());
     if (key.rfind("AUTH=", 0) == 0) {  // pre-RFC 4954 form, still sent by some servers
       args.insert(args.begin(), w[0].substr(5));
@@ -107,7 +93,7 @@ Extensions ParseEhlo(const Reply& reply) {
     } else if (key == "AUTH") {
       for (std::string_view a : args) {
         if (a.empty()) continue;  // "AUTH=" with nothing after it
-        const std::string name = Upper(a);
+        const std::string name = AsciiUpper(a);
         if (std::find(ext.auth.begin(), ext.auth.end(), name) == ext.auth.end())
           ext.auth.push_back(name);
       }

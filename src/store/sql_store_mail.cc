@@ -1,6 +1,7 @@
 // SqlStore: transports, mailboxes, downloads and runs.
 #include <algorithm>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -22,6 +23,107 @@ constexpr std::string_view kMailboxColumns =
 constexpr std::string_view kDownloadColumns =
     "d.id, d.mailbox_id, m.name, d.uidvalidity, d.uid, d.sha256, d.size, d.spool_path, "
     "d.internal_date, d.state, d.action_done, d.error, d.downloaded_at, d.processed_at";
+
+// The columns `mailgate transport|mailbox add` and `edit` write, after the
+// name, in the order of TransportValues / MailboxValues: one list for both
+// INSERT and UPDATE, so they cannot drift apart.
+constexpr std::string_view kTransportWritable[] = {"host",    "port",           "encryption",
+                                                   "auth",    "username",       "password_sealed",
+                                                   "account", "timeout_seconds"};
+
+constexpr std::string_view kMailboxWritable[] = {"enabled",
+                                                 "protocol",
+                                                 "host",
+                                                 "port",
+                                                 "encryption",
+                                                 "username",
+                                                 "auth",
+                                                 "password_sealed",
+                                                 "account",
+                                                 "folder",
+                                                 "after_download",
+                                                 "max_size_kb",
+                                                 "download_oversized",
+                                                 "timeout_seconds",
+                                                 "max_messages_per_run",
+                                                 "push"};
+
+std::vector<SqlValue> TransportValues(const Transport& t, SqlValue password_sealed) {
+  return {t.host,       int64_t{t.port},
+          t.encryption, t.auth,
+          t.username,   std::move(password_sealed),
+          t.account,    int64_t{t.timeout_seconds}};
+}
+
+std::vector<SqlValue> MailboxValues(const Mailbox& m, SqlValue password_sealed) {
+  return {int64_t{m.enabled},
+          m.protocol,
+          m.host,
+          int64_t{m.port},
+          m.encryption,
+          m.username,
+          m.auth,
+          std::move(password_sealed),
+          m.account,
+          m.folder,
+          m.after_download,
+          m.max_size_kb,
+          int64_t{m.download_oversized},
+          int64_t{m.timeout_seconds},
+          int64_t{m.max_messages_per_run},
+          int64_t{m.push}};
+}
+
+// "INSERT INTO table (name, <columns>, created_at) VALUES (?, ...)".
+std::string InsertSql(std::string_view table, std::span<const std::string_view> columns) {
+  std::string sql = "INSERT INTO ";
+  sql += table;
+  sql += " (name";
+  for (std::string_view c : columns) {
+    sql += ", ";
+    sql += c;
+  }
+  sql += ", created_at) VALUES (";
+  for (size_t i = 0; i < columns.size() + 2; ++i) sql += i ? ", ?" : "?";
+  sql += ')';
+  return sql;
+}
+
+// "UPDATE table SET c1 = ?, ... WHERE name = ?".
+std::string UpdateSql(std::string_view table, std::span<const std::string_view> columns) {
+  std::string sql = "UPDATE ";
+  sql += table;
+  sql += " SET ";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) sql += ", ";
+    sql += columns[i];
+    sql += " = ?";
+  }
+  sql += " WHERE name = ?";
+  return sql;
+}
+
+// "SELECT <columns> FROM <table><rest>".
+std::string SelectSql(std::string_view columns, std::string_view table, std::string_view rest) {
+  std::string sql = "SELECT ";
+  sql += columns;
+  sql += " FROM ";
+  sql += table;
+  sql += rest;
+  return sql;
+}
+
+// Every row through `from_row`; the first error stops.
+template <typename T, typename FromRow>
+StatusOr<std::vector<T>> CollectRows(const std::vector<SqlRow>& rows, FromRow from_row) {
+  std::vector<T> out;
+  for (const auto& row : rows) {
+    auto item = from_row(row);
+    if (!item.ok()) return item.status();
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
 
 // IN lists are sent in chunks of this many parameters (SQLite allows 32766,
 // PostgreSQL 65535; smaller statements are cheaper to prepare).
@@ -110,35 +212,21 @@ std::string_view DownloadStateName(DownloadState state) {
 // --- Transports ----------------------------------------------------------------
 
 Status SqlStore::CreateTransport(const Transport& t, int64_t now) {
-  const SqlValue params[] = {t.name,
-                             t.host,
-                             int64_t{t.port},
-                             t.encryption,
-                             t.auth,
-                             t.username,
-                             SealOrNull(SecretAd("transport", t.name, "password"), t.password),
-                             t.account,
-                             int64_t{t.timeout_seconds},
-                             now};
-  auto r = db_->Query(
-      "INSERT INTO transports (name, host, port, encryption, auth, username, password_sealed, "
-      "account, timeout_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      params);
+  std::vector<SqlValue> params = {t.name};
+  for (auto& v :
+       TransportValues(t, SealOrNull(SecretAd("transport", t.name, "password"), t.password)))
+    params.push_back(std::move(v));
+  params.emplace_back(now);
+  auto r = db_->Query(InsertSql("transports", kTransportWritable), params);
   if (r.status().kind() == Status::Kind::kAlreadyExists) return TransportExists(t.name);
   return r.status().WithContext("saving transport " + Quoted(t.name));
 }
 
 Status SqlStore::UpdateTransport(const Transport& t) {
-  const SqlValue params[] = {
-      t.host,       int64_t{t.port},
-      t.encryption, t.auth,
-      t.username,   SealOrNull(SecretAd("transport", t.name, "password"), t.password),
-      t.account,    int64_t{t.timeout_seconds},
-      t.name};
-  auto r = db_->Query(
-      "UPDATE transports SET host = ?, port = ?, encryption = ?, auth = ?, username = ?, "
-      "password_sealed = ?, account = ?, timeout_seconds = ? WHERE name = ?",
-      params);
+  std::vector<SqlValue> params =
+      TransportValues(t, SealOrNull(SecretAd("transport", t.name, "password"), t.password));
+  params.emplace_back(t.name);
+  auto r = db_->Query(UpdateSql("transports", kTransportWritable), params);
   if (!r.ok()) return r.status().WithContext("updating transport " + Quoted(t.name));
   if (r->affected == 0) return NoSuchTransport(t.name);
   return Status::Ok();
@@ -146,28 +234,17 @@ Status SqlStore::UpdateTransport(const Transport& t) {
 
 StatusOr<Transport> SqlStore::GetTransport(std::string_view name) {
   const SqlValue params[] = {std::string(name)};
-  std::string sql = "SELECT ";
-  sql += kTransportColumns;
-  sql += " FROM transports WHERE name = ?";
-  auto r = db_->Query(sql, params);
+  auto r = db_->Query(SelectSql(kTransportColumns, "transports", " WHERE name = ?"), params);
   if (!r.ok()) return r.status().WithContext("reading transport " + Quoted(name));
   if (r->rows.empty()) return NoSuchTransport(name);
   return TransportFromRow(r->rows[0]);
 }
 
 StatusOr<std::vector<Transport>> SqlStore::ListTransports() {
-  std::string sql = "SELECT ";
-  sql += kTransportColumns;
-  sql += " FROM transports ORDER BY name";
-  auto r = db_->Query(sql, {});
+  auto r = db_->Query(SelectSql(kTransportColumns, "transports", " ORDER BY name"), {});
   if (!r.ok()) return r.status().WithContext("listing transports");
-  std::vector<Transport> out;
-  for (const auto& row : r->rows) {
-    auto t = TransportFromRow(row);
-    if (!t.ok()) return t.status();
-    out.push_back(std::move(*t));
-  }
-  return out;
+  return CollectRows<Transport>(r->rows,
+                                [this](const SqlRow& row) { return TransportFromRow(row); });
 }
 
 Status SqlStore::DeleteTransport(std::string_view name) {
@@ -199,58 +276,20 @@ StatusOr<Transport> SqlStore::TransportFromRow(const SqlRow& row) {
 // --- Mailboxes -----------------------------------------------------------------
 
 Status SqlStore::CreateMailbox(const Mailbox& m, int64_t now) {
-  const SqlValue params[] = {m.name,
-                             int64_t{m.enabled},
-                             m.protocol,
-                             m.host,
-                             int64_t{m.port},
-                             m.encryption,
-                             m.username,
-                             m.auth,
-                             SealOrNull(SecretAd("mailbox", m.name, "password"), m.password),
-                             m.account,
-                             m.folder,
-                             m.after_download,
-                             m.max_size_kb,
-                             int64_t{m.download_oversized},
-                             int64_t{m.timeout_seconds},
-                             int64_t{m.max_messages_per_run},
-                             int64_t{m.push},
-                             now};
-  auto r = db_->Query(
-      "INSERT INTO mailboxes (name, enabled, protocol, host, port, encryption, username, auth, "
-      "password_sealed, account, folder, after_download, max_size_kb, download_oversized, "
-      "timeout_seconds, max_messages_per_run, push, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      params);
+  std::vector<SqlValue> params = {m.name};
+  for (auto& v : MailboxValues(m, SealOrNull(SecretAd("mailbox", m.name, "password"), m.password)))
+    params.push_back(std::move(v));
+  params.emplace_back(now);
+  auto r = db_->Query(InsertSql("mailboxes", kMailboxWritable), params);
   if (r.status().kind() == Status::Kind::kAlreadyExists) return MailboxExists(m.name);
   return r.status().WithContext("saving mailbox " + Quoted(m.name));
 }
 
 Status SqlStore::UpdateMailbox(const Mailbox& m) {
-  const SqlValue params[] = {int64_t{m.enabled},
-                             m.protocol,
-                             m.host,
-                             int64_t{m.port},
-                             m.encryption,
-                             m.username,
-                             m.auth,
-                             SealOrNull(SecretAd("mailbox", m.name, "password"), m.password),
-                             m.account,
-                             m.folder,
-                             m.after_download,
-                             m.max_size_kb,
-                             int64_t{m.download_oversized},
-                             int64_t{m.timeout_seconds},
-                             int64_t{m.max_messages_per_run},
-                             int64_t{m.push},
-                             m.name};
-  auto r = db_->Query(
-      "UPDATE mailboxes SET enabled = ?, protocol = ?, host = ?, port = ?, encryption = ?, "
-      "username = ?, auth = ?, password_sealed = ?, account = ?, folder = ?, "
-      "after_download = ?, max_size_kb = ?, download_oversized = ?, timeout_seconds = ?, "
-      "max_messages_per_run = ?, push = ? WHERE name = ?",
-      params);
+  std::vector<SqlValue> params =
+      MailboxValues(m, SealOrNull(SecretAd("mailbox", m.name, "password"), m.password));
+  params.emplace_back(m.name);
+  auto r = db_->Query(UpdateSql("mailboxes", kMailboxWritable), params);
   if (!r.ok()) return r.status().WithContext("updating mailbox " + Quoted(m.name));
   if (r->affected == 0) return NoSuchMailbox(m.name);
   return Status::Ok();
@@ -258,28 +297,16 @@ Status SqlStore::UpdateMailbox(const Mailbox& m) {
 
 StatusOr<Mailbox> SqlStore::GetMailbox(std::string_view name) {
   const SqlValue params[] = {std::string(name)};
-  std::string sql = "SELECT ";
-  sql += kMailboxColumns;
-  sql += " FROM mailboxes WHERE name = ?";
-  auto r = db_->Query(sql, params);
+  auto r = db_->Query(SelectSql(kMailboxColumns, "mailboxes", " WHERE name = ?"), params);
   if (!r.ok()) return r.status().WithContext("reading mailbox " + Quoted(name));
   if (r->rows.empty()) return NoSuchMailbox(name);
   return MailboxFromRow(r->rows[0]);
 }
 
 StatusOr<std::vector<Mailbox>> SqlStore::ListMailboxes() {
-  std::string sql = "SELECT ";
-  sql += kMailboxColumns;
-  sql += " FROM mailboxes ORDER BY name";
-  auto r = db_->Query(sql, {});
+  auto r = db_->Query(SelectSql(kMailboxColumns, "mailboxes", " ORDER BY name"), {});
   if (!r.ok()) return r.status().WithContext("listing mailboxes");
-  std::vector<Mailbox> out;
-  for (const auto& row : r->rows) {
-    auto m = MailboxFromRow(row);
-    if (!m.ok()) return m.status();
-    out.push_back(std::move(*m));
-  }
-  return out;
+  return CollectRows<Mailbox>(r->rows, [this](const SqlRow& row) { return MailboxFromRow(row); });
 }
 
 Status SqlStore::DeleteMailbox(std::string_view name) {

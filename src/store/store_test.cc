@@ -75,6 +75,40 @@ TEST_P(StoreTest, AccountRoundTripsWithSecrets) {
   EXPECT_TRUE(a->refresh_token.empty());
 }
 
+// `mailgate account edit`: the configuration changes, sealed like at
+// creation, and the grant stays.
+TEST_P(StoreTest, UpdateChangesTheConfiguration) {
+  ASSERT_TRUE(store_->CreateAccount(SampleAccount("work"), 1).ok());
+  ASSERT_TRUE(
+      store_
+          ->UpdateAccount("work", Update([](AccountUpdate& u) {
+                            u.refresh_token = Secret("rt-PLAINTEXT-MARKER");
+                            u.client_secret = Secret("new-secret-PLAINTEXT-MARKER");
+                            u.tenant = "fabrikam.com";
+                            u.client_id = "cid-2";
+                            u.authority = "https://login.microsoftonline.us";
+                            u.scopes = std::vector<std::string>{"offline_access", "s1", "s2"};
+                          }))
+          .ok());
+  auto a = store_->GetAccount("work");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->client_secret.reveal(), "new-secret-PLAINTEXT-MARKER");
+  EXPECT_EQ(a->tenant, "fabrikam.com");
+  EXPECT_EQ(a->client_id, "cid-2");
+  EXPECT_EQ(a->authority, "https://login.microsoftonline.us");
+  EXPECT_EQ(a->scopes, (std::vector<std::string>{"offline_access", "s1", "s2"}));
+  EXPECT_EQ(a->refresh_token.reveal(), "rt-PLAINTEXT-MARKER");
+  ASSERT_TRUE(store_
+                  ->UpdateAccount("work", Update([](AccountUpdate& u) {
+                                    u.client_secret = Secret();
+                                    u.scopes = std::vector<std::string>{};
+                                  }))
+                  .ok());
+  a = store_->GetAccount("work");
+  EXPECT_TRUE(a->client_secret.empty());
+  EXPECT_TRUE(a->scopes.empty());
+}
+
 TEST_P(StoreTest, DuplicateNameIsRefusedWithAHint) {
   ASSERT_TRUE(store_->CreateAccount(SampleAccount("work"), 1).ok());
   Status s = store_->CreateAccount(SampleAccount("work"), 2);

@@ -79,6 +79,19 @@ class AccountTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
+  // A Microsoft account of `app` with `secret`, given through a file that is
+  // removed again.
+  void AddWithSecret(const std::string& name, const std::string& app, const std::string& secret,
+                     const std::string& tenant) {
+    std::filesystem::create_directories(dir_);
+    { std::ofstream(dir_ + "/secret.txt") << secret << "\n"; }
+    RunResult r =
+        Run({"account", "add", name, "--provider", "microsoft", "--client-id", app, "--tenant",
+             tenant, "--authority", idp_->url(), "--client-secret-file", dir_ + "/secret.txt"});
+    std::filesystem::remove(dir_ + "/secret.txt");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
   // The browser flow, with the test acting as the browser: read the URL the
   // CLI prints on its own line, follow the IdP's redirect to the loopback
   // listener.
@@ -171,7 +184,7 @@ TEST_F(AccountTest, BrowserFlowWithATenantDomainEndToEnd) {
   BrowserAuthorize("work", user);
   auto shown = Show("work");
   EXPECT_EQ(Str(shown, "status"), "ok");
-  EXPECT_EQ(Str(shown, "flow"), "browser");
+  EXPECT_EQ(Str(shown, "flow"), "loopback");  // the CLI's browser flow: a public client
   EXPECT_EQ(Str(shown, "token_endpoint"), idp_->url() + "/" + tenant + "/oauth2/v2.0/token");
   EXPECT_EQ(Str(shown, "refresh_token"), "stored");
   const std::string token = Token("work");
@@ -222,14 +235,8 @@ TEST_F(AccountTest, ClientCredentialsForAppOnlyAccess) {
   const std::string app = "app-" + id_, mailbox = User("shared");
   const std::string secret = "app-secret-" + id_ + "-VALUE";
   idp_->RegisterClient(app, secret, mailbox);
-  std::filesystem::create_directories(dir_);
-  { std::ofstream(dir_ + "/secret.txt") << secret << "\n"; }
-  RunResult r = Run({"account", "add", "app", "--provider", "microsoft", "--client-id", app,
-                     "--tenant", "fabrikam-" + id_ + ".test", "--authority", idp_->url(),
-                     "--client-secret-file", dir_ + "/secret.txt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::filesystem::remove(dir_ + "/secret.txt");
-  r = Run({"account", "authorize", "app", "--flow", "client-credentials"});
+  AddWithSecret("app", app, secret, "fabrikam-" + id_ + ".test");
+  RunResult r = Run({"account", "authorize", "app", "--flow", "client-credentials"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto shown = Show("app");
   EXPECT_EQ(Str(shown, "client_secret"), "set");
@@ -606,15 +613,153 @@ TEST_F(AccountTest, ErrorsSayWhatToDoNext) {
   r = Run({"account", "token", "fresh"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("run `mailgate account authorize fresh`"), std::string::npos) << r.err;
-  r = Run({"account", "add", "bad", "--provider", "microsoft", "--client-id", "x", "--authority",
-           "http://login.example.com"});
+  r = Run({"account", "add", "bad", "--provider", "microsoft", "--client-id", "x", "--tenant",
+           "contoso.com", "--authority", "http://login.example.com"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("https://"), std::string::npos) << r.err;
-  r = Run({"account", "add", "fresh", "--provider", "microsoft", "--client-id", "x"});
+  r = Run({"account", "add", "fresh", "--provider", "microsoft", "--client-id", "x", "--tenant",
+           "contoso.com"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("mailgate account remove fresh"), std::string::npos) << r.err;
   EXPECT_EQ(Run({"account", "remove", "fresh"}).exit_code, 0);
   EXPECT_EQ(Run({"account", "show", "fresh"}).exit_code, 1);
+}
+
+// A regression test: `common`, the old default, fails single-tenant apps
+// (AADSTS50194), the app registration's default. The CLI asks instead.
+TEST_F(AccountTest, MicrosoftAccountsNeedATenant) {
+  RunResult r = Run({"account", "add", "t", "--provider", "microsoft", "--client-id", client_});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--tenant is required"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Directory (tenant) ID"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"account", "show", "t"}).exit_code, 1);
+}
+
+// A regression test: the scopes were those of the global cloud whatever
+// the authority.
+TEST_F(AccountTest, SovereignCloudGetsItsExchangeScopesAndMailHosts) {
+  RunResult r =
+      Run({"account", "add", "gov", "--provider", "microsoft", "--client-id", client_, "--tenant",
+           "contoso.onmicrosoft.us", "--authority", "https://login.microsoftonline.us"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("IMAP outlook.office365.us:993"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SMTP smtp.office365.us:587"), std::string::npos) << r.out;
+  auto shown = Show("gov");
+  std::string scopes;
+  for (const auto& v : shown.at("scopes").as_array()) scopes += std::string(v.as_string()) + " ";
+  EXPECT_EQ(scopes,
+            "offline_access https://outlook.office365.us/IMAP.AccessAsUser.All "
+            "https://outlook.office365.us/POP.AccessAsUser.All "
+            "https://outlook.office365.us/SMTP.Send ");
+  r = Run({"account", "add", "cn", "--provider", "microsoft", "--client-id", client_, "--tenant",
+           "contoso.partner.onmschina.cn", "--authority", "https://login.chinacloudapi.cn"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("IMAP partner.outlook.cn:993"), std::string::npos) << r.out;
+  EXPECT_EQ(Show("cn").at("scopes").as_array().at(1).as_string(),
+            "https://partner.outlook.cn/IMAP.AccessAsUser.All");
+}
+
+// A regression test: a wrong or expired secret said "re-authorize", which
+// fails the same way. Now the error names `account edit`, and the new
+// secret lifts the refusal and clears the alert.
+TEST_F(AccountTest, WrongClientSecretIsReplacedWithAccountEdit) {
+  const std::string app = "app-" + id_, mailbox = User("edit");
+  const std::string secret = "first-secret-" + id_, next = "second-secret-" + id_;
+  idp_->RegisterClient(app, secret, mailbox);
+  AddWithSecret("app", app, secret, "edit-" + id_ + ".test");
+  ASSERT_EQ(Run({"account", "authorize", "app", "--flow", "client-credentials"}).exit_code, 0);
+  // The secret is replaced in Entra ID: the old one is now wrong.
+  idp_->RegisterClient(app, next, mailbox);
+  RunResult r = Run({"account", "token", "app", "--force"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("AADSTS7000215"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mailgate account edit app --client-secret-file FILE"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("account authorize"), std::string::npos) << r.err;
+  auto shown = Show("app");
+  EXPECT_EQ(Str(shown, "status"), "reauthorization_required");
+  EXPECT_EQ(Str(shown, "last_error_code"), "AADSTS7000215");
+  ASSERT_EQ(shown.at("alerts").as_array().size(), 1u);
+  r = Run({"account", "show", "app"});
+  EXPECT_NE(r.out.find("Next step:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the client secret is wrong"), std::string::npos) << r.out;
+
+  { std::ofstream(dir_ + "/secret.txt") << next << "\n"; }
+  r = Run({"account", "edit", "app", "--client-secret-file", dir_ + "/secret.txt"});
+  std::filesystem::remove(dir_ + "/secret.txt");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("changed client secret"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Account 'app' works"), std::string::npos) << r.out;
+  shown = Show("app");
+  EXPECT_EQ(Str(shown, "status"), "ok");
+  EXPECT_EQ(Str(shown, "last_error_code"), "");
+  EXPECT_TRUE(shown.at("alerts").as_array().empty());
+  auto info = idp_->Introspect(Token("app")).as_object();
+  EXPECT_TRUE(info.at("active").as_bool());
+  EXPECT_EQ(logs_.find(secret), std::string::npos);
+  EXPECT_EQ(logs_.find(next), std::string::npos);
+}
+
+TEST_F(AccountTest, ExpiredClientSecretSaysCreateANewOne) {
+  const std::string app = "exp-" + id_;
+  idp_->Control(
+      "clients",
+      json::object{{"client_id", app}, {"client_secret", "s-" + id_}, {"secret_expired", true}});
+  AddWithSecret("app", app, "s-" + id_, "exp-" + id_ + ".test");
+  RunResult r = Run({"account", "authorize", "app", "--flow", "client-credentials"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("AADSTS7000222"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the client secret expired: create a new one"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("`mailgate account edit app --client-secret-file FILE`"), std::string::npos)
+      << r.err;
+}
+
+// A regression test: the secret went with the device and loopback flows and
+// their refreshes, which Entra ID refuses from a public client (AADSTS700025).
+TEST_F(AccountTest, PublicFlowsOfAnAppWithASecretSendNoSecret) {
+  const std::string app = "pp-" + id_, secret = "pp-secret-" + id_;
+  idp_->Control(
+      "clients",
+      json::object{{"client_id", app}, {"client_secret", secret}, {"public_platform", true}});
+  AddWithSecret("pp", app, secret, "pp-" + id_ + ".test");
+  BrowserAuthorize("pp", User("loop"));
+  EXPECT_EQ(Str(Show("pp"), "flow"), "loopback");
+  EXPECT_FALSE(Token("pp", {"--force"}).empty());
+  EXPECT_EQ(Str(Show("pp"), "status"), "ok");
+
+  Child child({"account", "authorize", "pp", "--flow", "device"}, env_);
+  std::string line = child.ReadLine(15000);
+  ASSERT_NE(line.find("enter the code "), std::string::npos) << line << child.Wait().err;
+  const size_t at = line.find("enter the code ") + 15;
+  idp_->Control(
+      "device/approve",
+      json::object{{"user_code", line.substr(at, line.find(' ', at) - at)}, {"user", User("dev")}});
+  RunResult r = child.Wait();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(Token("pp", {"--force"}).empty());
+  // App-only access with the same app still sends it.
+  ASSERT_EQ(Run({"account", "authorize", "pp", "--flow", "client-credentials"}).exit_code, 0);
+}
+
+// A new tenant or client ID belongs to another directory or app: the grant
+// goes, and the account asks to be authorized again.
+TEST_F(AccountTest, EditingTheTenantDropsTheGrant) {
+  AddMicrosoft("work", "before-" + id_);
+  BrowserAuthorize("work", User("edit"));
+  RunResult r = Run({"account", "edit", "work", "--tenant", "after-" + id_ + ".test"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Next: mailgate account authorize work"), std::string::npos) << r.out;
+  auto shown = Show("work");
+  EXPECT_EQ(Str(shown, "tenant"), "after-" + id_ + ".test");
+  EXPECT_EQ(Str(shown, "status"), "not_authorized");
+  EXPECT_EQ(Str(shown, "refresh_token"), "none");
+  EXPECT_EQ(Str(shown, "token_endpoint"),
+            idp_->url() + "/after-" + id_ + ".test/oauth2/v2.0/token");
+  r = Run({"account", "edit", "work", "--tenant", "bad/tenant"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--tenant"), std::string::npos) << r.err;
+  r = Run({"account", "edit", "work", "--no-client-secret", "--client-secret-file", "x"});
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 }  // namespace

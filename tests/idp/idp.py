@@ -103,14 +103,22 @@ def make_client(spec):
     mailbox = spec.get("app_mailbox")
     if isinstance(mailbox, str):
         mailbox = [mailbox]
+    # An app with a secret (for app-only access) whose redirect URI is under
+    # "Mobile and desktop applications": its delegated flows are a public
+    # client's, which may not present the secret (700025).
+    public_platform = bool(spec.get("public_platform", False))
     return {
         "client_id": spec["client_id"],
         "client_secret": secret,
+        "public_platform": public_platform,
+        # The secret's end date has passed (7000222).
+        "secret_expired": bool(spec.get("secret_expired", False)),
         "redirect_uris": list(spec.get("redirect_uris") or []),
         # Public clients get device-code flows by default, confidential ones
         # not (the Azure portal's "Allow public client flows" switch).
         "allow_public_client_flows": bool(
-            spec.get("allow_public_client_flows", secret is None)),
+            spec.get("allow_public_client_flows",
+                     secret is None or public_platform)),
         "app_permissions": list(spec.get("app_permissions") or []),
         "app_mailboxes": [m.lower() for m in (mailbox or [])],
     }
@@ -358,7 +366,9 @@ class State:
                            "authentication request to the wrong tenant."
                            % (client_id, tenant))
         if secret:
-            if client["client_secret"] is None:
+            if client["client_secret"] is None or (
+                    client["public_platform"] and
+                    grant != GRANT_CLIENT_CREDENTIALS):
                 raise IdpError("invalid_client", 700025,
                                "Client is public so neither 'client_assertion'"
                                " nor 'client_secret' should be presented.", 401)
@@ -369,6 +379,10 @@ class State:
                                "secret being sent in the request is the client "
                                "secret value, not the client secret ID, for a "
                                "secret added to app '%s'." % client_id, 401)
+            if client["secret_expired"]:
+                raise IdpError("invalid_client", 7000222,
+                               "The provided client secret keys for app '%s' "
+                               "are expired." % client_id, 401)
             return client
         missing = IdpError("invalid_client", 7000218,
                            "The request body must contain the following "

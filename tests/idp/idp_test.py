@@ -559,6 +559,37 @@ class ClientAuthTest(IdpTestCase):
                                    "refresh_token": "x"}, ok=False)
         self.assert_ms_error(status, body, "invalid_client", 700025, 401)
 
+    def test_public_platform_app_refuses_its_secret_on_delegated_flows(self):
+        self.control("clients", {"client_id": "public-platform",
+                                 "client_secret": "pp-secret",
+                                 "public_platform": True})
+        code, verifier = self.code_for("public-platform")
+        form = {"grant_type": "authorization_code",
+                "client_id": "public-platform", "code": code,
+                "redirect_uri": "http://127.0.0.1:1/cb",
+                "code_verifier": verifier}
+        status, body = self.token(dict(form, client_secret="pp-secret"),
+                                  ok=False)
+        self.assert_ms_error(status, body, "invalid_client", 700025, 401)
+        code, verifier = self.code_for("public-platform")
+        _, resp = self.token(dict(form, code=code, code_verifier=verifier))
+        status, body = self.refresh(resp["refresh_token"], ok=False,
+                                    client_id="public-platform",
+                                    client_secret="pp-secret")
+        self.assert_ms_error(status, body, "invalid_client", 700025, 401)
+        self.refresh(resp["refresh_token"], client_id="public-platform")
+
+    def test_expired_secret(self):
+        self.control("clients", {"client_id": "expired-secret",
+                                 "client_secret": "old",
+                                 "secret_expired": True})
+        status, body = self.token({"grant_type": "client_credentials",
+                                   "client_id": "expired-secret",
+                                   "client_secret": "old",
+                                   "scope": "https://outlook.office365.com/"
+                                            ".default"}, ok=False)
+        self.assert_ms_error(status, body, "invalid_client", 7000222, 401)
+
     def test_refresh_token_bound_to_client(self):
         rt = self.login(unique_user("bound"))["refresh_token"]
         status, body = self.refresh(rt, ok=False, client_id=self.CONF,

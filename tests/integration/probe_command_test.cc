@@ -26,14 +26,20 @@ Result RunMailgate(std::vector<std::string> args) {
   return testing::RunCommand(std::move(args));
 }
 
+// --encryption, as transports and mailboxes spell it (the --tls alias is
+// exercised by UnknownCaOnTheRealServerExitsWith3AndSaysPassCaFile).
 std::vector<std::string> Probe(const std::string& protocol, uint16_t port, const std::string& tls,
                                const std::string& user, const std::string& secret_flag,
                                const std::string& secret_file,
                                std::vector<std::string> extra = {}) {
-  std::vector<std::string> a{
-      "--ca-file",          Env().ca, "probe", protocol, "--host", Env().tls_name, "--port",
-      std::to_string(port), "--tls",  tls,     "--user", user,     secret_flag,    secret_file,
-      "--timeout",          "20"};
+  std::vector<std::string> a{"--ca-file",    Env().ca,
+                             "probe",        protocol,
+                             "--host",       Env().tls_name,
+                             "--port",       std::to_string(port),
+                             "--encryption", tls,
+                             "--user",       user,
+                             secret_flag,    secret_file,
+                             "--timeout",    "20"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -149,6 +155,7 @@ TEST(ProbeCommandTest, RefusedTokensExitWith4AndNameTheCause) {
   }
 }
 
+// Also the regression test of the --tls alias (probe's first spelling).
 TEST(ProbeCommandTest, UnknownCaOnTheRealServerExitsWith3AndSaysPassCaFile) {
   TempDir dir;
   Result r = RunMailgate({"probe", "pop3", "--host", Env().tls_name, "--port",

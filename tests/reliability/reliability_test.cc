@@ -634,21 +634,29 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
 
 using SecretsTest = ReliabilityTest;
 
-// Long runs of URL-safe characters: the shape of every token the IdP issues
-// (access tokens 1,500 characters, refresh tokens 900). Nothing Mailgate
-// stores legitimately looks like that (hashes are 64 hex characters, base64
-// bodies come in 76-character lines).
+// Long runs of URL-safe characters with at least one '-' or '_': the shape of
+// every token the IdP issues (token_urlsafe: access tokens 1,500 characters,
+// refresh tokens 900, each with a '-' or '_' all but certainly). Nothing
+// Mailgate stores legitimately looks like that: hashes are 64 hex characters,
+// base64 bodies come in 76-character lines, and sealed secrets are standard
+// base64, which has no '-' or '_' (its runs without '+' and '/' do pass 200
+// characters now and then, so length alone is not the shape).
 std::vector<std::string> TokenShapedRuns(const std::string& text, std::size_t min = 200) {
   std::vector<std::string> out;
   std::size_t run = 0;
+  bool url_safe_mark = false;
   for (std::size_t i = 0; i <= text.size(); ++i) {
     const char c = i < text.size() ? text[i] : '\0';
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
       ++run;
+      url_safe_mark = url_safe_mark || c == '-' || c == '_';
       continue;
     }
-    if (run >= min) out.push_back(text.substr(i - run, 24) + "... (" + std::to_string(run) + ")");
+    if (run >= min && url_safe_mark) {
+      out.push_back(text.substr(i - run, 24) + "... (" + std::to_string(run) + ")");
+    }
     run = 0;
+    url_safe_mark = false;
   }
   return out;
 }
