@@ -259,31 +259,6 @@ TEST_P(StoreWebTest, ResealMovesPendingVerifiersToTheNewKey) {
   EXPECT_EQ(p->code_verifier.reveal(), "VERIFIER-MARKER-91c2");
 }
 
-TEST_P(StoreWebTest, AccountConfigurationIsEditedInPlace) {
-  Account a;
-  a.name = "o365";
-  a.provider = "microsoft";
-  a.tenant = "contoso.onmicrosoft.com";
-  a.client_id = "app-1";
-  a.client_secret = Secret("old-secret");
-  ASSERT_TRUE(store_->CreateAccount(a, 1).ok());
-  AccountUpdate u;
-  u.client_secret = Secret("new-secret");
-  u.tenant = "fabrikam.onmicrosoft.com";
-  u.scopes = std::vector<std::string>{"https://outlook.office365.com/.default"};
-  ASSERT_TRUE(store_->UpdateAccount("o365", u).ok());
-  auto got = store_->GetAccount("o365");
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  EXPECT_EQ(got->client_secret.reveal(), "new-secret");
-  EXPECT_EQ(got->tenant, "fabrikam.onmicrosoft.com");
-  EXPECT_EQ(got->client_id, "app-1");  // not in the update: unchanged
-  EXPECT_EQ(got->scopes, *u.scopes);
-  AccountUpdate clear;
-  clear.client_secret = Secret();
-  ASSERT_TRUE(store_->UpdateAccount("o365", clear).ok());
-  EXPECT_TRUE(store_->GetAccount("o365")->client_secret.empty());
-}
-
 TEST_P(StoreWebTest, ExpiredPendingAuthorizationsAreRefusedAndPurged) {
   ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("old", 150), 100).ok());
   ASSERT_TRUE(store_->CreatePendingAuthorization(Pending("older", 120), 100).ok());
