@@ -342,12 +342,12 @@ test('the console in a browser', { timeout: 240000 }, async (t) => {
     await page.fill('#authority', idpUrl);
     await page.click('#account-save');
     await page.waitForURL(/\/accounts\?saved=app/);
-    // The console has no client-credentials button: the CLI authorizes it
-    // (same data directory; the running serve sees the grant).
-    console.log('# note: the console cannot run the client-credentials flow; ' +
-                '`mailgate account authorize app --flow client-credentials` does');
-    mailgate(['account', 'authorize', 'app', '--flow', 'client-credentials']);
-    await page.reload();
+    // Connect app-only: the console fetches the token itself (client
+    // credentials) and says so.
+    await page.click('#account-connect-app-app');
+    await page.waitForSelector('#connected');
+    assert.match(await page.textContent('#connected'), /app-only/);
+    await page.goto(`${base}/accounts`);
     await page.locator('#account-app').getByText('connected', { exact: true }).waitFor();
     await shot(page, 'accounts');
   });
