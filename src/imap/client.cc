@@ -825,7 +825,7 @@ awaitable<StatusOr<FetchReport>> Client::UidFetchMessages(const std::vector<uint
   while (next < want.size() || !in_flight.empty()) {
     // isync's pipeline: keep up to `depth` commands outstanding; none carries a literal,
     // so no command ever waits for a continuation here.
-    while (in_flight.size() < depth && next < want.size()) {
+    while (in_flight.size() < depth && next < want.size() && sink.WantMore()) {
       InFlight f;
       f.tag = c.NextTag();
       const std::size_t end = std::min(want.size(), next + batch);
@@ -835,6 +835,7 @@ awaitable<StatusOr<FetchReport>> Client::UidFetchMessages(const std::vector<uint
                                   " (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])\r\n"));
       in_flight.push_back(std::move(f));
     }
+    if (in_flight.empty()) break;  // the sink wants no more
     IMAP_CO_ASSIGN(Response r, co_await c.Read());
     if (r.kind == Response::Kind::kUntagged && r.name == "FETCH" && !r.data.empty() &&
         r.data[0].is_list()) {
@@ -897,8 +898,12 @@ awaitable<StatusOr<FetchReport>> Client::UidFetchMessages(const std::vector<uint
       co_return c.Fatal(Status::Protocol(c.Where() + " asked for data during UID FETCH"));
     }
   }
-  for (uint32_t u : want) {
-    if (!done.count(u)) report.missing.push_back(u);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (i >= next) {
+      report.unrequested.push_back(want[i]);
+    } else if (!done.count(want[i])) {
+      report.missing.push_back(want[i]);
+    }
   }
   co_return report;
 }

@@ -98,6 +98,10 @@ class MessageSink {
   virtual Status EndMessage(const FetchedMessage& message) = 0;
   // Discard what arrived since BeginMessage.
   virtual void AbortMessage() {}
+  // Asked before each further UID FETCH command is sent: false stops requesting
+  // messages (commands already in flight still complete), e.g. once the sink cannot
+  // keep what arrives.
+  virtual bool WantMore() { return true; }
 };
 
 struct FetchReport {
@@ -106,6 +110,8 @@ struct FetchReport {
   std::vector<uint32_t> missing;
   // Messages that failed alone (sink refused, or the server said NO for them).
   std::vector<std::pair<uint32_t, Status>> failed;
+  // UIDs never asked for because MessageSink::WantMore said no.
+  std::vector<uint32_t> unrequested;
 };
 
 // A message's size without its body (UID FETCH ... (UID RFC822.SIZE)).

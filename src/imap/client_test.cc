@@ -398,6 +398,44 @@ TEST(ImapClientTest, FetchIsPipelinedToTheConfiguredDepth) {
   EXPECT_NE(h.AllTrace().find("(100014 bytes)"), std::string::npos);
 }
 
+// A sink that cannot keep more (a full disk): the commands in flight complete, nothing
+// more is asked for, and what was never asked for is reported as such, not as missing.
+TEST(ImapClientTest, FetchStopsRequestingWhenTheSinkWantsNoMore) {
+  const char* kItems = " (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])";
+  Script s = Authed();
+  s.Expect(std::string("A2 UID FETCH 1") + kItems)
+      .Expect(std::string("A3 UID FETCH 2") + kItems)
+      .SendRaw(FetchLine(1, 1, "one"))
+      .Send("A2 OK Fetch completed.")
+      .SendRaw(FetchLine(2, 2, "two"))
+      .Send("A3 OK Fetch completed.")
+      .Expect("A4 NOOP")
+      .Send("A4 OK NOOP completed.");
+  FakeServer server(s);
+  Harness h;
+  ClientOptions o = h.Options(server.port());
+  o.pipeline_depth = 2;
+  o.fetch_batch = 1;
+  class FullAfterOne : public MemorySink {
+   public:
+    bool WantMore() override { return bodies.empty(); }
+  } sink;
+  FetchReport report;
+  Status st = ConnectAuth(o, [&](Client& c) -> asio::awaitable<Status> {
+    const std::vector<uint32_t> uids{1, 2, 3, 4};
+    auto r = co_await c.UidFetchMessages(uids, sink);
+    if (!r.ok()) co_return r.status();
+    report = *r;
+    co_return co_await c.Noop();  // the connection is still in step
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(server.Finish(), "");
+  EXPECT_EQ(report.fetched, 2u);
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_EQ(report.unrequested, (std::vector<uint32_t>{3, 4}));
+  EXPECT_EQ(sink.bodies[2], "two");
+}
+
 TEST(ImapClientTest, ByeAccessTokenExpiredMidFetch) {
   FakeServer server(Authed()
                         .Expect("A2 UID FETCH 1:3 *")

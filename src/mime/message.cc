@@ -2,10 +2,15 @@
 // conversation needs from it and repairs what is broken instead of failing.
 #include "mime/message.h"
 
+#include <fcntl.h>
 #include <gmime/gmime.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -98,14 +103,34 @@ std::string ContentTypeOf(GMimeObject* obj) {
   return Lower(type + "/" + sub);
 }
 
-// The decoded bytes of a leaf part (transfer encoding undone, charset not).
+// The decoded bytes of a leaf part (transfer encoding undone, charset not),
+// read through a decoding filter straight into the string: one copy of the
+// bytes, where a memory stream in between would make two.
 std::string DecodedContent(GMimePart* part) {
   GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
   if (!wrapper) return {};
-  GPtr<GMimeStream> mem(g_mime_stream_mem_new());
-  g_mime_data_wrapper_write_to_stream(wrapper, mem.get());
-  GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
-  return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
+  GMimeStream* source = g_mime_data_wrapper_get_stream(wrapper);  // not ours to unref
+  if (!source) return {};
+  GPtr<GMimeStream> filtered(g_mime_stream_filter_new(source));
+  const GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(wrapper);
+  if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+    GPtr<GMimeFilter> decoder(g_mime_filter_basic_new(encoding, FALSE));
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
+  }
+  if (g_mime_stream_reset(source) == -1) return {};
+  std::string out;
+  // Base64 decodes to 3/4 of its length; the estimate saves the regrowth.
+  const gint64 length = g_mime_stream_length(source);
+  if (length > 0) out.reserve(static_cast<std::size_t>(length));
+  char buf[65536];
+  for (;;) {
+    const gssize n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
 }
 
 // The whole serialised object (an embedded message/rfc822, say).
@@ -114,6 +139,83 @@ std::string Serialized(GMimeObject* obj) {
   g_mime_object_write_to_stream(obj, nullptr, mem.get());
   GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
   return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
+}
+
+// Converters to UTF-8 by iconv name, kept open for the thread's life: glibc
+// loads (dlopen) a gconv module on every iconv_open and unloads it on the last
+// iconv_close, which cost more than the conversion itself for short parts.
+// A name iconv does not know is remembered as such. The names come from mail,
+// so the cache is bounded; past it a converter lives for one conversion.
+constexpr std::size_t kConvertersKept = 32;
+
+class Converter {
+ public:
+  explicit Converter(const char* iconv_name) {
+    thread_local std::map<std::string, GIConv, std::less<>> kept;
+    if (auto it = kept.find(std::string_view(iconv_name)); it != kept.end()) {
+      cd_ = it->second;
+      return;
+    }
+    cd_ = g_iconv_open("UTF-8", iconv_name);
+    if (kept.size() < kConvertersKept) {
+      kept.emplace(iconv_name, cd_);
+    } else {
+      owned_ = true;
+    }
+  }
+  ~Converter() {
+    if (owned_ && ok()) g_iconv_close(cd_);
+  }
+  Converter(const Converter&) = delete;
+  Converter& operator=(const Converter&) = delete;
+
+  bool ok() const { return cd_ != reinterpret_cast<GIConv>(-1); }
+  GIConv get() const { return cd_; }
+
+ private:
+  GIConv cd_;
+  bool owned_ = false;
+};
+
+// `raw` in charset `iconv_name` to UTF-8; false (and `why`) when the charset is
+// unknown or the bytes are not valid in it.
+bool ConvertToUtf8(const std::string& raw, const char* iconv_name, std::string& out,
+                   std::string& why) {
+  const Converter converter(iconv_name);
+  if (!converter.ok()) {
+    why = "the charset is not supported";
+    return false;
+  }
+  GIConv cd = converter.get();
+  g_iconv(cd, nullptr, nullptr, nullptr, nullptr);  // back to the initial shift state
+  out.assign(raw.size() + raw.size() / 2 + 16, '\0');
+  gchar* in = const_cast<gchar*>(raw.data());
+  gsize in_left = raw.size();
+  gsize done = 0;
+  bool flushing = false;
+  for (;;) {
+    gchar* o = out.data() + done;
+    gsize o_left = out.size() - done;
+    // A last call without input writes the shift back to the initial state
+    // (ISO-2022-JP ends in ASCII).
+    const gsize rc = flushing ? g_iconv(cd, nullptr, nullptr, &o, &o_left)
+                              : g_iconv(cd, &in, &in_left, &o, &o_left);
+    const int err = errno;
+    done = static_cast<gsize>(o - out.data());
+    if (rc != static_cast<gsize>(-1)) {
+      if (flushing) break;
+      flushing = true;
+      continue;
+    }
+    if (err == E2BIG) {
+      out.resize(out.size() * 2);
+      continue;
+    }
+    why = err == EILSEQ ? "an invalid byte sequence" : "an incomplete byte sequence at the end";
+    return false;
+  }
+  out.resize(done);
+  return true;
 }
 
 // Converts a text part to UTF-8. A missing or unknown charset is not fatal:
@@ -135,20 +237,16 @@ std::string TextOf(GMimePart* part, ParsedMessage& msg) {
     return out;
   }
   const char* iconv_name = g_mime_charset_iconv_name(charset.c_str());
-  GError* err = nullptr;
-  gsize written = 0;
-  std::unique_ptr<gchar, GFree> converted(
-      g_convert_with_fallback(raw.data(), static_cast<gssize>(raw.size()), "UTF-8", iconv_name,
-                              "\xEF\xBF\xBD", nullptr, &written, &err));
-  if (!converted) {
-    msg.warnings.push_back("text in charset '" + charset + "' could not be converted (" +
-                           (err ? err->message : "unknown") + "); invalid bytes were replaced");
-    if (err) g_error_free(err);
+  std::string converted, why;
+  if (!ConvertToUtf8(raw, iconv_name, converted, why)) {
+    msg.warnings.push_back("text in charset '" + charset + "' could not be converted (" + why +
+                           "); invalid bytes were replaced");
     bool repaired = false;
     return MakeValidUtf8(raw.data(), static_cast<std::ptrdiff_t>(raw.size()), &repaired);
   }
   bool repaired = false;
-  std::string out = MakeValidUtf8(converted.get(), static_cast<std::ptrdiff_t>(written), &repaired);
+  std::string out =
+      MakeValidUtf8(converted.data(), static_cast<std::ptrdiff_t>(converted.size()), &repaired);
   if (repaired) msg.warnings.push_back("invalid bytes in charset '" + charset + "' were replaced");
   return out;
 }
@@ -319,7 +417,10 @@ void DetectAutoSubmitted(GMimeObject* top, ParsedMessage& msg) {
   }
 }
 
-StatusOr<ParsedMessage> ParseStream(GMimeStream* stream, const std::string& raw_sha256,
+// `raw_sha256` gives the message's digest; it is asked only when the message
+// has no Message-ID.
+StatusOr<ParsedMessage> ParseStream(GMimeStream* stream,
+                                    const std::function<std::string()>& raw_sha256,
                                     const ParseOptions& options) {
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream));
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
@@ -342,7 +443,7 @@ StatusOr<ParsedMessage> ParseStream(GMimeStream* stream, const std::string& raw_
   } else {
     // Derived from the content so that processing the same message again
     // yields the same id (exactly-once threading across crashes).
-    msg.message_id = raw_sha256.substr(0, 32) + "@generated.mailgate.invalid";
+    msg.message_id = raw_sha256().substr(0, 32) + "@generated.mailgate.invalid";
     msg.message_id_generated = true;
   }
   msg.in_reply_to = ParseIds(HeaderValue(top, "In-Reply-To"));
@@ -387,16 +488,56 @@ StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseOptions& o
   // The memory stream copies; messages are parsed one at a time, so the copy
   // is bounded by the largest accepted message.
   GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-  return ParseStream(stream.get(), Sha256Hex(raw), options);
+  if (!options.raw_sha256.empty()) {
+    return ParseStream(
+        stream.get(), [&] { return options.raw_sha256; }, options);
+  }
+  return ParseStream(
+      stream.get(), [raw] { return Sha256Hex(raw); }, options);
 }
 
 StatusOr<ParsedMessage> ParseMessageFile(const std::string& path, const ParseOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Io("cannot read the spool file '" + path + "'");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (!in && !in.eof()) return Status::Io("error reading the spool file '" + path + "'");
-  return ParseMessage(buf.str(), options);
+  InitGMimeOnce();
+  // The file is read once, into the byte array the memory stream then owns:
+  // no copy of the message in between, and the parser's parts point into it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Io("cannot read the spool file '" + path + "': " + std::strerror(errno));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return Status::Io("cannot read the spool file '" + path + "': " + std::strerror(errno));
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) return Status::InvalidArgument("the message is empty");
+  GByteArray* bytes = g_byte_array_sized_new(static_cast<guint>(size));
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));  // owns `bytes`
+  g_byte_array_set_size(bytes, static_cast<guint>(size));
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, bytes->data + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return Status::Io("error reading the spool file '" + path + "': " + std::strerror(errno));
+    }
+    if (n == 0) break;  // shorter than fstat said: parse what is there
+    got += static_cast<std::size_t>(n);
+  }
+  g_byte_array_set_size(bytes, static_cast<guint>(got));
+  if (!options.raw_sha256.empty()) {
+    return ParseStream(
+        stream.get(), [&] { return options.raw_sha256; }, options);
+  }
+  return ParseStream(
+      stream.get(),
+      [bytes] {
+        return Sha256Hex(std::string_view(reinterpret_cast<const char*>(bytes->data), bytes->len));
+      },
+      options);
 }
 
 }  // namespace mailgate::mime

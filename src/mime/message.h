@@ -70,6 +70,10 @@ struct ParseOptions {
   // Used when the message has no usable Date header (e.g. the server's
   // INTERNALDATE or the download time).
   std::int64_t fallback_date = 0;
+  // Hex SHA-256 of the whole message when the caller knows it already (the
+  // spool computed it while downloading). Empty: computed here, and only if
+  // the message has no Message-ID (the generated one derives from it).
+  std::string raw_sha256;
 };
 
 // Parses a whole RFC 5322 message. Fails (Status::InvalidArgument, with the

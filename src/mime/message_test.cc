@@ -1,7 +1,10 @@
 #include "mime/message.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "base/sha256.h"
@@ -51,8 +54,10 @@ TEST(ParseMessageTest, PlainMessageHeadersAndBody) {
 
 TEST(ParseMessageTest, MissingMessageIdAndDateAreGeneratedStably) {
   const std::string raw = "From: a@example.com\r\nSubject: no id\r\n\r\nbody\r\n";
-  auto m1 = MustParse(raw, {.fallback_date = 1700000000});
-  auto m2 = MustParse(raw, {.fallback_date = 1700000000});
+  ParseOptions options;
+  options.fallback_date = 1700000000;
+  auto m1 = MustParse(raw, options);
+  auto m2 = MustParse(raw, options);
   EXPECT_TRUE(m1.message_id_generated);
   EXPECT_EQ(m1.message_id, m2.message_id);
   EXPECT_NE(m1.message_id.find('@'), std::string::npos);
@@ -60,6 +65,27 @@ TEST(ParseMessageTest, MissingMessageIdAndDateAreGeneratedStably) {
   EXPECT_EQ(m1.date, 1700000000);
   auto other = MustParse("From: a@example.com\r\nSubject: other\r\n\r\nbody\r\n");
   EXPECT_NE(other.message_id, m1.message_id);
+}
+
+// A spool file without a Message-ID: its id derives from the file's digest, computed
+// from the bytes read or, when the caller knows it (the download's), taken from it.
+TEST(ParseMessageTest, FileWithoutMessageIdTakesItsIdFromTheDigest) {
+  const std::string raw = "From: a@example.com\r\nSubject: no id\r\n\r\nbody\r\n";
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("mailgate-parse-" + std::to_string(::getpid())))
+          .string();
+  std::ofstream(path, std::ios::binary) << raw;
+  auto computed = ParseMessageFile(path);
+  ParseOptions known;
+  known.raw_sha256 = std::string(64, 'a');
+  auto given = ParseMessageFile(path, known);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(computed.ok()) << computed.status().ToString();
+  ASSERT_TRUE(given.ok()) << given.status().ToString();
+  EXPECT_EQ(computed->message_id, Sha256Hex(raw).substr(0, 32) + "@generated.mailgate.invalid");
+  EXPECT_EQ(given->message_id, std::string(32, 'a') + "@generated.mailgate.invalid");
+  EXPECT_EQ(computed->text_body, "body\r\n");
+  EXPECT_EQ(ParseMessageFile(path).status().kind(), Status::Kind::kIo);
 }
 
 TEST(ParseMessageTest, EncodedWordsInSubjectAndNames) {
@@ -115,6 +141,9 @@ INSTANTIATE_TEST_SUITE_P(
                                   "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"},
                       CharsetCase{"shift_jis", "\x82\xB1\x82\xF1\x82\xC9\x82\xBF\x82\xCD",
                                   "\xE3\x81\x93\xE3\x82\x93\xE3\x81\xAB\xE3\x81\xA1\xE3\x81\xAF"},
+                      // Stateful: escape sequences switch the character set.
+                      CharsetCase{"iso-2022-jp", "\x1B$B$3$s$K$A$O\x1B(B!",
+                                  "\xE3\x81\x93\xE3\x82\x93\xE3\x81\xAB\xE3\x81\xA1\xE3\x81\xAF!"},
                       CharsetCase{"gb18030", "\xC4\xE3\xBA\xC3\xCA\xC0\xBD\xE7",
                                   "\xE4\xBD\xA0\xE5\xA5\xBD\xE4\xB8\x96\xE7\x95\x8C"}));
 

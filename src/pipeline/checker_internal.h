@@ -86,10 +86,15 @@ class Batch {
 
  private:
   void RemoveFiles();
+  Status FlushBuffer();
+
+  // Bytes of the open message gathered before one write to its spool file.
+  static constexpr std::size_t kWriteBuffer = 128 * 1024;
 
   Run& run_;
   int64_t uidvalidity_;
   std::optional<Spool::Writer> writer_;
+  std::string buffer_;  // of the open message, not yet written
   std::chrono::steady_clock::time_point begun_;
   std::vector<SpooledFile> files_;
   std::vector<store::NewDownload> downloads_;

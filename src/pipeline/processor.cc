@@ -4,12 +4,17 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -72,11 +77,82 @@ class StoreConversationIndex : public ConversationIndex {
   store::Store* store_;
 };
 
+// Removes the spool files of committed messages on threads of their own. An
+// unlink of a synced file waits for the file system to free (and, on a
+// `discard` mount, trim) its blocks: 0.75-3.5 ms each on the benchmark disk,
+// 1.5-7 s for 2,000 messages that would otherwise stall parsing; unlinks on
+// several threads overlap those waits (4 threads: 1.8 s where one took 7 s).
+// Only files whose downloads are committed as processed are handed over, so
+// exactly-once holds as before; a file left behind by a crash is removed by the
+// next run's sweep.
+constexpr int kPurgeThreads = 4;
+
+class Purger {
+ public:
+  explicit Purger(const Spool* spool) : spool_(spool) {}
+  ~Purger() { (void)Finish(); }
+  Purger(const Purger&) = delete;
+  Purger& operator=(const Purger&) = delete;
+
+  // REQUIRES: the downloads of `paths` are committed.
+  void Add(std::vector<std::string> paths) {
+    if (paths.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& p : paths) queue_.push_back(std::move(p));
+    }
+    if (threads_.empty()) {
+      for (int i = 0; i < kPurgeThreads; ++i) threads_.emplace_back([this] { Loop(); });
+    }
+    wake_.notify_all();
+  }
+
+  // Waits until every file handed over is removed; returns the errors.
+  std::vector<std::string> Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = false;
+    return std::exchange(errors_, {});
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [this] { return done_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // done_ and nothing left
+      std::string path = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      Status s = spool_->Remove(path);
+      lock.lock();
+      if (!s.ok()) errors_.push_back(s.message());
+    }
+  }
+
+  const Spool* spool_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::string> queue_;    // guarded by mu_
+  std::vector<std::string> errors_;  // guarded by mu_
+  bool done_ = false;                // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
 // One processing run: the counters, the log, and the per-message steps.
 class Run {
  public:
   explicit Run(ProcessEnv& env)
-      : env_(env), log_(env.store, "process", "", env.echo), index_(env.store) {}
+      : env_(env),
+        log_(env.store, "process", "", env.echo),
+        index_(env.store),
+        purger_(env.spool) {}
 
   RunLog& log() { return log_; }
 
@@ -87,9 +163,15 @@ class Run {
         .count();
   }
 
-  std::uint32_t Random() const {
+  // Drawn from the system's CSPRNG a buffer at a time: randombytes_random costs a
+  // getrandom() system call per value, and a mask takes a dozen values.
+  std::uint32_t Random() {
     if (env_.random) return env_.random();
-    return randombytes_random();
+    if (random_used_ == random_.size()) {
+      randombytes_buf(random_.data(), sizeof random_);
+      random_used_ = 0;
+    }
+    return random_[random_used_++];
   }
 
   // Removes spool files whose downloads are finished: what a crash between a
@@ -162,15 +244,16 @@ class Run {
         }
         // Only now are these messages safe in the store. A removal that fails
         // is retried by the sweep of the next run.
-        for (const std::string& path : to_remove_) {
-          Status removed = env_.spool->Remove(path);
-          if (!removed.ok()) log_.Warning(removed.message() + "; the next run removes it");
-        }
-        to_remove_.clear();
+        purger_.Add(std::exchange(to_remove_, {}));
       }
       // One log transaction per batch, not per message.
       MAILGATE_RETURN_IF_ERROR(log_.Flush());
     }
+  }
+
+  // Waits for the spool files of this run's messages to be removed.
+  void FinishRemovals() {
+    for (const std::string& e : purger_.Finish()) log_.Warning(e + "; the next run removes it");
   }
 
   std::string Summary() const {
@@ -190,6 +273,7 @@ class Run {
   Status ProcessOne(const store::Download& d) {
     mime::ParseOptions options;
     options.fallback_date = d.internal_date != 0 ? d.internal_date : d.downloaded_at;
+    options.raw_sha256 = d.sha256;  // the spool hashed the file as it was written
     auto parsed = mime::ParseMessageFile(d.spool_path, options);
     if (!parsed.ok()) return Unprocessable(d, parsed.status());
     mime::ParsedMessage& m = *parsed;
@@ -366,6 +450,9 @@ class Run {
   ProcessEnv& env_;
   RunLog log_;
   StoreConversationIndex index_;
+  Purger purger_;
+  std::array<std::uint32_t, 64> random_{};
+  std::size_t random_used_ = random_.size();
 };
 
 ProcessResult Execute(ProcessEnv& env, int batch, const std::vector<std::string>& preface) {
@@ -390,6 +477,7 @@ ProcessResult Execute(ProcessEnv& env, int batch, const std::vector<std::string>
     run.log().Warning("Could not sweep the spool: " + s.message());
   }
   s = run.ProcessAll(batch);
+  run.FinishRemovals();
   result.processed = run.processed_;
   result.quarantined = run.quarantined_;
   result.new_conversations = run.new_conversations_;

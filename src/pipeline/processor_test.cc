@@ -216,7 +216,9 @@ class ProcessorTest : public ::testing::Test {
 TEST(MailCorpusTest, EveryCaseParsesToTheFactsItStates) {
   for (const MailCase& c : MailCorpus()) {
     SCOPED_TRACE(c.name);
-    auto m = mime::ParseMessage(c.raw, {.fallback_date = 42});
+    mime::ParseOptions options;
+    options.fallback_date = 42;
+    auto m = mime::ParseMessage(c.raw, options);
     if (!c.is_message) {
       ASSERT_FALSE(m.ok());
       EXPECT_EQ(m.status().kind(), Status::Kind::kInvalidArgument);

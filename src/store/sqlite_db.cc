@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <unordered_map>
 
 #include "store/db.h"
 
@@ -11,20 +12,48 @@ namespace {
 class SqliteDb final : public Db {
  public:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
-  ~SqliteDb() override { sqlite3_close(db_); }
+  ~SqliteDb() override {
+    for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
 
   std::string_view backend() const override { return "sqlite"; }
 
   StatusOr<SqlResult> Query(std::string_view sql, std::span<const SqlValue> params) override {
+    // Statements are prepared once per connection and kept (the processor
+    // runs the same handful per message); a schema change makes SQLite
+    // prepare them again by itself.
     sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-        SQLITE_OK) {
-      return Error();
+    bool cached = false;
+    if (auto it = prepared_.find(sql); it != prepared_.end()) {
+      stmt = it->second;
+      cached = true;
+    } else {
+      const unsigned flags = prepared_.size() < kMaxPrepared ? SQLITE_PREPARE_PERSISTENT : 0;
+      if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), flags, &stmt,
+                             nullptr) != SQLITE_OK) {
+        return Error();
+      }
+      if (flags != 0 && stmt != nullptr) {
+        prepared_.emplace(std::string(sql), stmt);
+        cached = true;
+      }
     }
-    struct Finalizer {
+    // Reset after every use, error or not: a statement left mid-way would hold
+    // its read transaction open (and its bound pointers, bound without a copy,
+    // must not outlive `params`).
+    struct Release {
       sqlite3_stmt* s;
-      ~Finalizer() { sqlite3_finalize(s); }
-    } fin{stmt};
+      bool cached;
+      ~Release() {
+        if (!cached) {
+          sqlite3_finalize(s);
+          return;
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } release{stmt, cached};
     for (size_t i = 0; i < params.size(); ++i) {
       const int idx = static_cast<int>(i + 1);
       int rc;
@@ -33,10 +62,11 @@ class SqliteDb final : public Db {
       } else if (auto* n = std::get_if<int64_t>(&params[i])) {
         rc = sqlite3_bind_int64(stmt, idx, *n);
       } else if (auto* b = std::get_if<SqlBlob>(&params[i])) {
-        rc = sqlite3_bind_blob64(stmt, idx, b->bytes.data(), b->bytes.size(), SQLITE_TRANSIENT);
+        // SQLITE_STATIC: `params` outlive the statement's use (see Release).
+        rc = sqlite3_bind_blob64(stmt, idx, b->bytes.data(), b->bytes.size(), SQLITE_STATIC);
       } else {
         const auto& s = std::get<std::string>(params[i]);
-        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+        rc = sqlite3_bind_text(stmt, idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
       }
       if (rc != SQLITE_OK) return Error();
     }
@@ -97,7 +127,17 @@ class SqliteDb final : public Db {
     return Status::Io(msg);
   }
 
+  // Distinct statements kept prepared; SQL built per call (IN lists of
+  // varying length) past this many is prepared and finalised each time.
+  static constexpr std::size_t kMaxPrepared = 128;
+
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> prepared_;
 };
 
 }  // namespace
