@@ -267,7 +267,7 @@ class State:
                 "introspections": 0, "introspections_active": 0,
                 "introspections_by_protocol": {}, "authorize_requests": 0,
                 "devicecode_requests": 0, "injected_failures": 0,
-                "minted": 0, "mailbox_checks": 0,
+                "minted": 0, "mailbox_checks": 0, "tokens_issued_by_client": {},
                 "mailbox_checks_granted": 0, "users": {}}
 
     def now(self):
@@ -448,6 +448,7 @@ class State:
                 "rotated": False, "revoked": None}
             resp["refresh_token"] = rt
         self.bump("tokens_issued", grant)
+        self.bump("tokens_issued_by_client", client_id)
         if user:
             self.user_stats(user)["tokens_issued"] += 1
         return resp

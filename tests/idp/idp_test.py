@@ -850,6 +850,7 @@ class IntrospectionTest(IdpTestCase):
         tok = self.control("token", {"client_id": "many-app",
                                      "app_only": True})["access_token"]
         SEEN_SECRETS.add(tok)
+        self.assertEqual(self.stats()["tokens_issued_by_client"], {"many-app": 1})
         # Plain introspection cannot tell which of three: inactive, as before.
         self.assertFalse(self.introspect(tok, "imap")["active"])
         for box in boxes:
