@@ -112,8 +112,8 @@ std::string CertNames(X509* cert) {
 
 // The trust store for `ca_file` (empty: the system's alone), built once and
 // shared by every connection of the process. Building it parses the system's
-// bundle, ~140 PEM certificates: measured with bench/scale, that was most of
-// a 1,000-mailbox round's CPU when every connection did it. Only stores that
+// bundle, ~140 PEM certificates: when every connection did it, that was two
+// thirds of serve's CPU in bench/scale's 1,000-mailbox round. Only stores that
 // loaded are kept, so a bad CA file fails at every connection, as before.
 X509_STORE* SharedTrustStore(const std::string& ca_file, std::string& error) {
   static std::mutex mu;
