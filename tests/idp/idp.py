@@ -261,6 +261,9 @@ class State:
             self.access = {}         # access token -> info
             self.refresh = {}        # refresh token -> info
             self.devices = {}        # device code -> info
+            if not keep_clients:
+                # mailbox -> users with FullAccess (Add-MailboxPermission)
+                self.permissions = {}
             self.stats = self.new_stats()
             self.fail_rule = None    # failure injection (not persisted)
             self.clock_offset = 0.0  # /_test/clock moves time forward
@@ -272,7 +275,8 @@ class State:
                 "introspections": 0, "introspections_active": 0,
                 "introspections_by_protocol": {}, "authorize_requests": 0,
                 "devicecode_requests": 0, "injected_failures": 0,
-                "minted": 0, "users": {}}
+                "minted": 0, "mailbox_checks": 0, "tokens_issued_by_client": {},
+                "mailbox_checks_granted": 0, "users": {}}
 
     def now(self):
         return time.time() + self.clock_offset
@@ -283,7 +287,7 @@ class State:
             return
         data = {k: getattr(self, k) for k in
                 ("settings", "clients", "codes", "access", "refresh",
-                 "devices", "stats", "clock_offset")}
+                 "devices", "stats", "clock_offset", "permissions")}
         tmp = "%s.tmp.%d" % (self.state_file, os.getpid())
         with open(tmp, "w") as f:
             json.dump(data, f)
@@ -458,6 +462,7 @@ class State:
                 "rotated": False, "revoked": None}
             resp["refresh_token"] = rt
         self.bump("tokens_issued", grant)
+        self.bump("tokens_issued_by_client", client_id)
         if user:
             self.user_stats(user)["tokens_issued"] += 1
         return resp
@@ -752,7 +757,9 @@ class State:
             self.save()
             return result
 
-    def _introspect(self, info, protocol):
+    def _introspect(self, info, protocol, mailbox=None):
+        """The introspection answer.  With `mailbox`, an app-only token is
+        answered for that mailbox if it is one of its client's."""
         inactive = {"active": False}
         if info is None or info["revoked"] or self.now() >= info["exp"]:
             return inactive
@@ -768,6 +775,10 @@ class State:
                 return inactive
             client = self.clients.get(info["client_id"])
             mailboxes = client["app_mailboxes"] if client else []
+            if mailbox is not None:
+                if mailbox not in mailboxes:
+                    return inactive
+                mailboxes = [mailbox]
             if len(mailboxes) != 1:
                 return inactive         # cannot tell which mailbox
             username = mailboxes[0]
@@ -785,6 +796,49 @@ class State:
                 "iat": int(info["iat"]), "tid": info["tenant"],
                 "aud": MAIL_HOST.rstrip("/"),
                 "app_only": info["app_only"]}
+
+    def check_mailbox(self, token, protocol, mailbox):
+        """May `token` open `mailbox` over `protocol`?  Dovecot's second
+        oauth2 passdb asks this through its password-grant hook (the only
+        request of Dovecot's oauth2 passdb that names the user).  A token
+        opens its own user's mailbox; a delegated token also opens the
+        mailboxes its user has FullAccess to; an app-only token with the
+        protocol's AccessAsApp permission opens every mailbox granted to its
+        client.  Returns the introspection answer, with `username` set to
+        the mailbox, or None."""
+        mailbox = (mailbox or "").lower()
+        with self.lock:
+            self.stats["mailbox_checks"] += 1
+            info = self.access.get(token) if token else None
+            if not mailbox:
+                return None
+            result = self._introspect(info, protocol, mailbox)
+            if not result["active"]:
+                return None
+            if not info["app_only"] and mailbox != info["user"] and \
+                    info["user"] not in self.permissions.get(mailbox, []):
+                return None
+            self.stats["mailbox_checks_granted"] += 1
+            return dict(result, username=mailbox, email=mailbox)
+
+    def set_permission(self, spec):
+        """Add-MailboxPermission -User U -AccessRights FullAccess (or, with
+        "remove": true, Remove-MailboxPermission)."""
+        mailbox = (spec.get("mailbox") or "").lower()
+        users = spec.get("user")
+        users = [users] if isinstance(users, str) else list(users or [])
+        if not mailbox or not users:
+            raise ControlError("need mailbox and user")
+        with self.lock:
+            have = self.permissions.setdefault(mailbox, [])
+            for u in (u.lower() for u in users):
+                if spec.get("remove"):
+                    if u in have:
+                        have.remove(u)
+                elif u not in have:
+                    have.append(u)
+            self.save()
+            return {"ok": True, "mailbox": mailbox, "full_access": list(have)}
 
     # -- control operations -------------------------------------------------------------
 
@@ -910,6 +964,7 @@ OAUTH_PATH = re.compile(
 DISCOVERY_PATH = re.compile(
     r"(?:/.*)?/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration")
 INTROSPECT_PATH = re.compile(r"/introspect(?:/(?P<protocol>[^/]+))?/?")
+MAILBOX_CHECK_PATH = re.compile(r"/introspect/(?P<protocol>[^/]+)/mailbox/?")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -996,8 +1051,11 @@ class Handler(BaseHTTPRequestHandler):
             query = first_values(parse_qs(url.query, keep_blank_values=True))
             m_oauth = OAUTH_PATH.fullmatch(path)
             m_intro = INTROSPECT_PATH.fullmatch(path)
+            m_mailbox = MAILBOX_CHECK_PATH.fullmatch(path)
             m_disc = DISCOVERY_PATH.fullmatch(path)
-            if m_intro:
+            if m_mailbox and method == "POST":
+                self.handle_mailbox_check(m_mailbox.group("protocol"), body)
+            elif m_intro:
                 self.handle_introspect(m_intro.group("protocol"), query, body)
             elif path.startswith("/_test/"):
                 self.handle_control(method, path[len("/_test/"):].rstrip("/"),
@@ -1198,6 +1256,27 @@ class Handler(BaseHTTPRequestHandler):
             self.note += " user=%s" % result["username"]
         self.send(200, result)
 
+    def handle_mailbox_check(self, protocol, body):
+        """Dovecot's oauth2 passdb with `use_grant_password = yes` posts
+        `grant_type=password&username=MAILBOX&password=TOKEN` (plus its
+        client_id/client_secret, ignored here).  Granted: 200 with the token
+        as `access_token` and the introspection fields, `username` being the
+        mailbox.  Refused: 400 `invalid_grant`, which Dovecot takes as a
+        definite failure (never a 5xx: that would be a temporary one)."""
+        form = first_values(parse_qs(body.decode("utf-8", "replace")))
+        proto = PROTOCOL_ALIASES.get(protocol.lower(), protocol.lower())
+        token = form.get("password")
+        result = self.state.check_mailbox(token, proto, form.get("username"))
+        self.note = "mailbox-check protocol=%s granted=%s" % (
+            proto, "true" if result else "false")
+        if result is None:
+            return self.send(400, {"error": "invalid_grant",
+                                   "error_description": "the token may not "
+                                   "open this mailbox"})
+        self.note += " user=%s" % result["username"]
+        self.send(200, dict(result, access_token=token,
+                            expires_in=max(0, result["exp"] - int(self.state.now()))))
+
     # -- device login page -----------------------------------------------------------
 
     def handle_devicelogin(self, method, body):
@@ -1235,6 +1314,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, dict(st.settings))
             if name == "clients":
                 return self.send(200, list(st.clients.values()))
+            if name == "permissions":
+                with st.lock:
+                    return self.send(200, dict(st.permissions))
             if name == "health":
                 return self.send(200, {"ok": True})
             raise ControlError("unknown control endpoint", 404)
@@ -1262,6 +1344,8 @@ class Handler(BaseHTTPRequestHandler):
                              bool(spec.get("refresh_tokens")))
         elif name == "fail":
             resp = st.set_failure(spec)
+        elif name == "permissions":
+            resp = st.set_permission(spec)
         elif name in ("device/approve", "device/deny"):
             resp = st.decide_device(spec.get("user_code"), spec.get("user"),
                                     name == "device/approve")

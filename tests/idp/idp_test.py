@@ -858,6 +858,69 @@ class IntrospectionTest(IdpTestCase):
             "username"], "box@example.test")
         self.assertFalse(self.introspect(tok["access_token"], "imap")["active"])
 
+    def mailbox_check(self, token, mailbox, protocol="imap"):
+        """What Dovecot's password-grant passdb sends (testenv)."""
+        status, _, body = self.http(
+            "POST", "/introspect/%s/mailbox" % protocol,
+            form={"grant_type": "password", "username": mailbox,
+                  "password": token, "client_id": "dovecot",
+                  "client_secret": "unused"})
+        if status == 200:
+            self.assertEqual(body["access_token"], token)
+            self.assertTrue(body["active"])
+            self.assertEqual(body["username"], mailbox.lower())
+            return True
+        self.assertEqual((status, body["error"]), (400, "invalid_grant"))
+        return False
+
+    def test_app_only_token_opens_every_granted_mailbox(self):
+        boxes = ["a@example.test", "B@example.test", "c@example.test"]
+        self.control("clients", {"client_id": "many-app", "client_secret": "x",
+                                 "app_permissions": ["IMAP.AccessAsApp"],
+                                 "app_mailbox": boxes})
+        tok = self.control("token", {"client_id": "many-app",
+                                     "app_only": True})["access_token"]
+        SEEN_SECRETS.add(tok)
+        self.assertEqual(self.stats()["tokens_issued_by_client"], {"many-app": 1})
+        # Plain introspection cannot tell which of three: inactive, as before.
+        self.assertFalse(self.introspect(tok, "imap")["active"])
+        for box in boxes:
+            self.assertTrue(self.mailbox_check(tok, box), box)
+        self.assertFalse(self.mailbox_check(tok, "d@example.test"))
+        self.assertFalse(self.mailbox_check(tok, "a@example.test", "pop3"))
+        self.assertFalse(self.mailbox_check(tok, ""))
+        self.assertFalse(self.mailbox_check("bogus", "a@example.test"))
+        self.control("revoke", {"client_id": "many-app"})
+        self.assertFalse(self.mailbox_check(tok, "a@example.test"))
+        st = self.stats()
+        self.assertEqual((st["mailbox_checks"], st["mailbox_checks_granted"]),
+                         (8, 3))
+        self.assertEqual(st["introspections"], 1)   # counted apart
+
+    def test_full_access_opens_a_shared_mailbox(self):
+        user, other = unique_user("deleg"), unique_user("other")
+        shared = unique_user("shared")
+        tok = self.control("token", {"user": user, "scope": IMAP})["access_token"]
+        SEEN_SECRETS.add(tok)
+        self.assertTrue(self.mailbox_check(tok, user))
+        self.assertFalse(self.mailbox_check(tok, shared))
+        got = self.control("permissions", {"mailbox": shared, "user": user})
+        self.assertEqual(got["full_access"], [user])
+        self.assertTrue(self.mailbox_check(tok, shared))
+        self.assertFalse(self.mailbox_check(tok, other))
+        self.assertFalse(self.mailbox_check(tok, shared, "smtp"))   # scope
+        self.assertEqual(self.control("permissions", method="GET"),
+                         {shared: [user]})
+        self.control("permissions", {"mailbox": shared, "user": user,
+                                     "remove": True})
+        self.assertFalse(self.mailbox_check(tok, shared))
+        self.control("permissions", {"mailbox": shared, "user": user})
+        self.control("reset", {"keep_clients": True})
+        self.assertEqual(self.control("permissions", method="GET")[shared],
+                         [user])
+        self.control("reset")
+        self.assertEqual(self.control("permissions", method="GET"), {})
+
 
 class FailureInjectionTest(IdpTestCase):
     def test_503(self):
