@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "http/http_client.h"
+#include "oauth/account_edit.h"
 #include "oauth/flows.h"
 #include "oauth/loopback_listener.h"
 #include "oauth/provider.h"
@@ -199,74 +200,30 @@ int RunEdit(const GlobalOptions& g, const EditOptions& o) {
     PrintError(Status::InvalidArgument("give --scope or --default-scopes, not both"));
     return kExitUsage;
   }
-  auto session = OpenSession(g);
-  if (!session.ok()) return PrintError(session.status()), kExitFailure;
-  auto old = session->store->GetAccount(o.name);
-  if (!old.ok()) return PrintError(old.status()), kExitFailure;
-  store::Account a = *old;
-  store::AccountUpdate u;
-  if (o.client_id) a.client_id = *o.client_id;
-  if (o.tenant) a.tenant = *o.tenant;
-  if (o.authority) a.authority = *o.authority;
-  if (!o.scopes.empty()) a.scopes = o.scopes;
-  if (o.default_scopes) a.scopes.clear();
-  if (o.no_secret) a.client_secret = store::Secret();
+  store::AccountUpdate edit;
+  edit.client_id = o.client_id;
+  edit.tenant = o.tenant;
+  edit.authority = o.authority;
+  if (!o.scopes.empty()) edit.scopes = o.scopes;
+  if (o.default_scopes) edit.scopes = std::vector<std::string>{};
+  if (o.no_secret) edit.client_secret = store::Secret();
   if (!o.secret_file.empty()) {
     auto secret = ReadClientSecret(o.secret_file);
     if (!secret.ok()) return PrintError(secret.status()), kExitFailure;
-    a.client_secret = std::move(*secret);
+    edit.client_secret = std::move(*secret);
   }
-  if (Status s = oauth::NormalizeAccount(a); !s.ok()) return PrintError(s), kExitUsage;
-
-  std::vector<std::string> changed;
-  auto text_change = [&](const char* what, const std::string& now, const std::string& before,
-                         std::optional<std::string>& field) {
-    if (now == before) return;
-    changed.push_back(what);
-    field = now;
-  };
-  text_change("client ID", a.client_id, old->client_id, u.client_id);
-  text_change("tenant", a.tenant, old->tenant, u.tenant);
-  text_change("authority", a.authority, old->authority, u.authority);
-  const bool new_app = u.client_id || u.tenant || u.authority;
-  bool new_secret = false;
-  if (a.client_secret.reveal() != old->client_secret.reveal()) {
-    changed.push_back(a.client_secret.empty() ? "client secret (removed)" : "client secret");
-    u.client_secret = a.client_secret;
-    new_secret = true;
+  auto session = OpenSession(g);
+  if (!session.ok()) return PrintError(session.status()), kExitFailure;
+  auto result = oauth::EditAccount(*session->store, o.name, edit);
+  if (!result.ok()) {
+    PrintError(result.status());
+    return result.status().kind() == Status::Kind::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  const bool new_scopes = a.scopes != old->scopes;
-  if (new_scopes) {
-    changed.push_back("scopes");
-    u.scopes = a.scopes;
-  }
+  const store::Account& a = result->account;
+  const std::vector<std::string>& changed = result->changed;
   if (changed.empty()) {
     std::printf("Nothing to change for account '%s'.\n", a.name.c_str());
     return kExitOk;
-  }
-  const bool has_grant = !old->flow.empty() && old->status != store::AccountStatus::kNotAuthorized;
-  if (new_app && has_grant) {
-    u.grant_token_url = "";
-    u.refresh_token = store::Secret();
-    u.access_token = store::Secret();
-    u.access_expires_at = 0;
-    u.status = store::AccountStatus::kNotAuthorized;
-    u.failure_count = 0;
-    u.retry_at = 0;
-  } else if ((new_secret || new_scopes) && has_grant) {
-    // The next token request goes out at once, with the new configuration.
-    u.access_token = store::Secret();
-    u.access_expires_at = 0;
-    u.failure_count = 0;
-    u.retry_at = 0;
-    // Let the token manager try again. It resolves the alert when the new
-    // token comes, because the status is not ok yet.
-    if (old->status == store::AccountStatus::kReauthorizationRequired) {
-      u.status = store::AccountStatus::kDegraded;
-    }
-  }
-  if (Status s = session->store->UpdateAccount(a.name, u); !s.ok()) {
-    return PrintError(s), kExitFailure;
   }
   std::string what;
   for (const auto& c : changed) {
@@ -274,9 +231,9 @@ int RunEdit(const GlobalOptions& g, const EditOptions& o) {
     what += c;
   }
   std::printf("Account '%s': changed %s.\n", a.name.c_str(), what.c_str());
-  if (new_app) PrintMailHosts(a);
-  if (!has_grant || new_app) {
-    if (has_grant)
+  if (result->app_changed) PrintMailHosts(a);
+  if (result->needs_authorization) {
+    if (result->grant_removed)
       std::printf("The old grant belongs to the previous app or tenant and was removed.\n");
     std::printf("Next: mailgate account authorize %s\n", a.name.c_str());
     return kExitOk;

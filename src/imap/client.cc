@@ -506,7 +506,7 @@ struct Client::Impl {
     if (caps.Has("LOGINDISABLED")) {
       co_return Status::Auth(
           "the server does not allow LOGIN on this connection (LOGINDISABLED), usually because it "
-          "is not encrypted; use --tls tls or --tls starttls");
+          "is not encrypted; use --encryption tls or --encryption starttls");
     }
     std::vector<Part> parts{{false, "LOGIN"}};
     for (const std::string* s :
@@ -563,9 +563,10 @@ awaitable<StatusOr<std::unique_ptr<Client>>> Client::Connect(asio::any_io_execut
   IMAP_CO_ASSIGN(Response greeting, co_await c.Read());
   c.greeted = true;
   if (greeting.kind != Response::Kind::kUntagged || !greeting.is_status()) {
-    co_return c.Fatal(Status::Protocol(c.Where() +
-                                       " did not greet like an IMAP server; check the port (IMAP "
-                                       "is 993 with --tls tls, 143 with --tls starttls)"));
+    co_return c.Fatal(
+        Status::Protocol(c.Where() +
+                         " did not greet like an IMAP server; check the port (IMAP "
+                         "is 993 with --encryption tls, 143 with --encryption starttls)"));
   }
   if (greeting.condition == Condition::kPreauth) c.authed = true;
   if (greeting.condition != Condition::kOk && greeting.condition != Condition::kPreauth) {
@@ -578,19 +579,20 @@ awaitable<StatusOr<std::unique_ptr<Client>>> Client::Connect(asio::any_io_execut
     if (c.authed) {
       co_return c.Fatal(Status::Tls(c.Where() +
                                     " pre-authenticated the connection in plaintext, so STARTTLS "
-                                    "is impossible; use --tls tls"));
+                                    "is impossible; use --encryption tls"));
     }
     if (!c.caps.Has("STARTTLS")) {
       co_return c.Fatal(Status::Tls(
           c.Where() +
-          " does not offer STARTTLS, and --tls starttls forbids continuing in plaintext; use "
-          "--tls tls with the server's implicit-TLS port (993), or ask its administrator to "
+          " does not offer STARTTLS, and --encryption starttls forbids continuing in plaintext; "
+          "use "
+          "--encryption tls with the server's implicit-TLS port (993), or ask its administrator to "
           "enable STARTTLS"));
     }
     IMAP_CO_ASSIGN(Response r, co_await c.Run("STARTTLS"));
     if (r.condition != Condition::kOk) {
       co_return c.Fatal(Status::Tls(c.Where() + " refused STARTTLS (" + Detail(r) +
-                                    "); use --tls tls with port 993"));
+                                    "); use --encryption tls with port 993"));
     }
     Status s = co_await c.conn->StartTls();
     if (!s.ok()) co_return c.Fatal(s);

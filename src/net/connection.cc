@@ -279,10 +279,11 @@ struct Connection::Impl {
 
 Status Connection::Impl::TlsError(const error_code& ec, bool timed_out) {
   if (timed_out) {
-    return Fail(Status::Tls("TLS handshake with " + Where() + " did not finish within " +
-                            Seconds(options.connect_timeout) +
-                            "; check that the port speaks TLS (or choose --tls starttls/none "
-                            "to match the server)"));
+    return Fail(
+        Status::Tls("TLS handshake with " + Where() + " did not finish within " +
+                    Seconds(options.connect_timeout) +
+                    "; check that the port speaks TLS (or choose --encryption starttls/none "
+                    "to match the server)"));
   }
   SSL* ssl = stream.native_handle();
   const long verify = verify_error != X509_V_OK ? verify_error : SSL_get_verify_result(ssl);
@@ -332,12 +333,12 @@ Status Connection::Impl::TlsError(const error_code& ec, bool timed_out) {
                             "speaks TLS and that the server accepts TLS 1.2 or later"));
   }
   std::string detail = ec.message();
-  std::string hint = "check the port and the --tls mode";
+  std::string hint = "check the port and the --encryption mode";
   if (detail.find("wrong version number") != std::string::npos ||
       detail.find("packet length too long") != std::string::npos ||
       detail.find("http request") != std::string::npos) {
     hint =
-        "the port does not seem to speak TLS at once: use --tls starttls (or none) for this "
+        "the port does not seem to speak TLS at once: use --encryption starttls (or none) for this "
         "port, or the implicit-TLS port";
   } else if (detail.find("protocol version") != std::string::npos) {
     hint = "the server does not offer TLS 1.2 or later; upgrade the server's TLS configuration";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "oauth/account_edit.h"
 #include "oauth/fakes_for_test.h"
 
 namespace mailgate::oauth {
@@ -373,6 +374,62 @@ TEST_F(TokenManagerTest, UnauthorizedAccountSaysHowToAuthorize) {
   auto t = manager_->GetAccessToken("work");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("mailgate account authorize work"), std::string::npos);
+}
+
+// --- Editing an account (oauth/account_edit.h) -------------------------------
+
+TEST_F(TokenManagerTest, EditingTheTenantRemovesTheGrant) {
+  Authorize("AT1", "RT1", 3600);
+  store::AccountUpdate edit;
+  edit.tenant = "fabrikam.onmicrosoft.com";
+  auto r = EditAccount(*store_, "work", edit);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->changed, std::vector<std::string>{"tenant"});
+  EXPECT_TRUE(r->app_changed);
+  EXPECT_TRUE(r->grant_removed);
+  EXPECT_TRUE(r->needs_authorization);
+  const store::Account a = Get();
+  EXPECT_EQ(a.tenant, "fabrikam.onmicrosoft.com");
+  EXPECT_EQ(a.status, store::AccountStatus::kNotAuthorized);
+  EXPECT_TRUE(a.refresh_token.empty());
+  EXPECT_TRUE(a.access_token.empty());
+}
+
+TEST_F(TokenManagerTest, EditingTheSecretKeepsTheGrantAndLetsTheNextRefreshTry) {
+  Authorize("AT1", "RT1", 3600);
+  store::AccountUpdate blocked;
+  blocked.status = store::AccountStatus::kReauthorizationRequired;
+  ASSERT_TRUE(store_->UpdateAccount("work", blocked).ok());
+  store::AccountUpdate edit;
+  edit.client_secret = store::Secret("new-secret");
+  auto r = EditAccount(*store_, "work", edit);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->changed, std::vector<std::string>{"client secret"});
+  EXPECT_FALSE(r->grant_removed);
+  EXPECT_FALSE(r->needs_authorization);
+  EXPECT_TRUE(r->token_cleared);
+  const store::Account a = Get();
+  EXPECT_EQ(a.client_secret.reveal(), "new-secret");
+  EXPECT_EQ(a.refresh_token.reveal(), "RT1");
+  EXPECT_TRUE(a.access_token.empty());
+  EXPECT_EQ(a.status, store::AccountStatus::kDegraded);
+}
+
+TEST_F(TokenManagerTest, EditingNothingWritesNothingAndABadTenantIsRefused) {
+  Authorize("AT1", "RT1", 3600);
+  store::AccountUpdate same;
+  same.tenant = "contoso";
+  auto r = EditAccount(*store_, "work", same);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->changed.empty());
+  EXPECT_EQ(Get().access_token.reveal(), "AT1");
+  store::AccountUpdate bad;
+  bad.tenant = "not a tenant!";
+  r = EditAccount(*store_, "work", bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), Status::Kind::kInvalidArgument);
+  EXPECT_EQ(Get().tenant, "contoso");
+  EXPECT_EQ(EditAccount(*store_, "nobody", same).status().kind(), Status::Kind::kNotFound);
 }
 
 }  // namespace

@@ -116,14 +116,15 @@ asio::awaitable<Status> Client::Open() {
       co_return Status::Tls(
           "the POP3 server at " + options_.host + ":" + std::to_string(options_.port) +
           " does not offer STLS, and STARTTLS was required; Mailgate never falls back to "
-          "plaintext: use --tls tls (usually port 995), or enable STLS on the server");
+          "plaintext: use --encryption tls (usually port 995), or enable STLS on the server");
     }
     auto r = co_await Command("STLS\r\n");
     if (!r.ok()) co_return r.status();
     if (!r->ok) {
-      co_return Status::Tls("the POP3 server refused STLS (server: " + Quoted(r->text) +
-                            "); Mailgate never falls back to plaintext: use --tls tls (usually "
-                            "port 995), or enable STLS on the server");
+      co_return Status::Tls(
+          "the POP3 server refused STLS (server: " + Quoted(r->text) +
+          "); Mailgate never falls back to plaintext: use --encryption tls (usually "
+          "port 995), or enable STLS on the server");
     }
     MAILGATE_CO_RETURN_IF_ERROR(co_await conn_->StartTls());
     // RFC 2595 §4: capabilities from before TLS must be discarded.

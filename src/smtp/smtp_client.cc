@@ -165,14 +165,14 @@ asio::awaitable<Status> Client::Open() {
       co_return Status::Tls(
           "the SMTP server at " + options_.host + ":" + std::to_string(options_.port) +
           " does not offer STARTTLS, and STARTTLS was required; Mailgate never falls back to "
-          "plaintext: use --tls tls (usually port 465), or enable STARTTLS on the server");
+          "plaintext: use --encryption tls (usually port 465), or enable STARTTLS on the server");
     }
     auto r = co_await Command("STARTTLS\r\n");
     if (!r.ok()) co_return r.status();
     if (r->code != 220) {
       co_return Status::Tls("the SMTP server refused STARTTLS: " + Quoted(*r) +
                             "; Mailgate never falls back to plaintext: fix the server's TLS "
-                            "set-up or use --tls tls");
+                            "set-up or use --encryption tls");
     }
     MAILGATE_CO_RETURN_IF_ERROR(co_await conn_->StartTls());
     // RFC 3207 §4.2: forget what was learnt before TLS and say EHLO again.
@@ -248,10 +248,11 @@ asio::awaitable<Status> Client::Authenticate(const sasl::AuthOptions& auth) {
 asio::awaitable<Status> Client::AuthenticateOnce(const sasl::AuthOptions& auth,
                                                  const std::string& secret) {
   if (ext_.auth.empty() && !auth.mechanism) {
-    std::string hint = conn_->tls_active()
-                           ? "check that this is the submission port (587 or 465) and that the "
-                             "server allows authentication"
-                           : "servers usually offer AUTH only over TLS: use --tls starttls or tls";
+    std::string hint =
+        conn_->tls_active()
+            ? "check that this is the submission port (587 or 465) and that the "
+              "server allows authentication"
+            : "servers usually offer AUTH only over TLS: use --encryption starttls or tls";
     co_return Status::Auth("the SMTP server offers no AUTH mechanism; " + hint);
   }
   auto mech = sasl::Choose(auth.mechanism, ext_.auth, auth.secret_is_token);

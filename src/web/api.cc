@@ -294,9 +294,9 @@ void AddAccountApi(Console::State& s) {
                "be changed (remove the account and add it again for the rest)");
       }
     }
-    Status st = r.error;
-    if (st.ok()) st = EditAccount(s, ctx.PathParam("name"), std::move(u));
-    if (!st.ok()) return JsonError(st);
+    if (!r.error.ok()) return JsonError(r.error);
+    auto result = EditAccount(s, ctx.PathParam("name"), u);
+    if (!result.ok()) return JsonError(result.status());
     auto saved = s.store().GetAccount(ctx.PathParam("name"));
     if (!saved.ok()) return JsonError(saved.status());
     return JsonResponse(AccountJson(*saved));

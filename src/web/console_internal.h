@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "oauth/account_edit.h"
 #include "oauth/flows.h"
 #include "web/console.h"
 #include "web/layout.h"
@@ -79,9 +80,12 @@ void AddTokenPages(Console::State& state);
 void AddApi(Console::State& state);
 
 // Edits an account's configuration (the client ID, secret, tenant,
-// authority and scopes set in `edit`; its other fields are ignored) after
-// validating the result as a whole. Used by the page and the API.
-Status EditAccount(Console::State& state, const std::string& name, store::AccountUpdate edit);
+// authority and scopes set in `edit`; its other fields are ignored) as
+// `mailgate account edit` does (oauth/account_edit.h): a new app or tenant
+// removes the old grant, a new secret or scopes clear the access token. Used
+// by the page and the API.
+StatusOr<oauth::AccountEdit> EditAccount(Console::State& state, const std::string& name,
+                                         const store::AccountUpdate& edit);
 // Fetches an app-only token (client credentials, RFC 6749 section 4.4) for
 // `name` off the server's thread and saves the grant; `render` makes the
 // response from the outcome (the provider's error when it refused).

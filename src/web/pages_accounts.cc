@@ -2,6 +2,7 @@
 // authorization-code flow with PKCE through the console's own callback).
 #include <spdlog/spdlog.h>
 
+#include "oauth/account_edit.h"
 #include "oauth/flows.h"
 #include "oauth/provider.h"
 #include "web/console_internal.h"
@@ -272,23 +273,9 @@ HttpResponse AccountFormPage(Console::State& s, RequestContext& ctx, const std::
 
 }  // namespace
 
-Status EditAccount(Console::State& s, const std::string& name, store::AccountUpdate edit) {
-  auto a = s.store().GetAccount(name);
-  if (!a.ok()) return a.status();
-  store::Account next = *a;
-  if (edit.client_id) next.client_id = *edit.client_id;
-  if (edit.client_secret) next.client_secret = *edit.client_secret;
-  if (edit.tenant) next.tenant = *edit.tenant;
-  if (edit.authority) next.authority = *edit.authority;
-  if (edit.scopes) next.scopes = *edit.scopes;
-  MAILGATE_RETURN_IF_ERROR(oauth::NormalizeAccount(next));
-  store::AccountUpdate u;
-  if (edit.client_id) u.client_id = next.client_id;
-  if (edit.client_secret) u.client_secret = next.client_secret;
-  if (edit.tenant) u.tenant = next.tenant;
-  if (edit.authority) u.authority = next.authority;
-  if (edit.scopes) u.scopes = next.scopes;
-  return s.store().UpdateAccount(name, u);
+StatusOr<oauth::AccountEdit> EditAccount(Console::State& s, const std::string& name,
+                                         const store::AccountUpdate& edit) {
+  return oauth::EditAccount(s.store(), name, edit);
 }
 
 HttpResponse ConnectClientCredentials(Console::State& s, const std::string& name,
@@ -434,7 +421,22 @@ void AddAccountPages(Console::State& s) {
                [&s](RequestContext& ctx) { return Connect(s, ctx); });
   s.router.Add("GET", "/accounts/{name}", [&s](RequestContext& ctx) {
     std::string notice;
-    if (HasParam(ctx.query, "saved")) notice = Notice("ok", "Saved.", "saved");
+    const std::string saved = Param(ctx.query, "saved");
+    if (saved == "unchanged") {
+      notice = Notice("ok", "Nothing to change.", "saved");
+    } else if (saved == "grant-removed") {
+      notice = Notice("warning",
+                      "Saved. The old grant belongs to the previous app or tenant and was "
+                      "removed: press Connect to sign in again.",
+                      "saved");
+    } else if (saved == "token-cleared") {
+      notice = Notice("ok",
+                      "Saved. The next token is requested with the new configuration; the "
+                      "account's alert clears when it comes.",
+                      "saved");
+    } else if (!saved.empty()) {
+      notice = Notice("ok", "Saved.", "saved");
+    }
     return AccountFormPage(s, ctx, notice);
   });
   s.router.Add("POST", "/accounts/{name}", [&s](RequestContext& ctx) {
@@ -450,13 +452,23 @@ void AddAccountPages(Console::State& s) {
     if (HasParam(ctx.form, "tenant")) edit.tenant = Param(ctx.form, "tenant");
     if (HasParam(ctx.form, "authority")) edit.authority = Param(ctx.form, "authority");
     edit.scopes = SplitWords(Param(ctx.form, "scopes"));
-    Status st = EditAccount(s, name, std::move(edit));
-    if (!st.ok()) {
+    auto result = EditAccount(s, name, edit);
+    if (!result.ok()) {
+      const Status& st = result.status();
       const int code = HttpStatusFor(st);
       if (code >= 500 || code == 404) return ErrorPage(ctx, st, "accounts");
       return AccountFormPage(s, ctx, Notice("error", st.message()), code);
     }
-    return HttpResponse::Redirect("/accounts/" + UrlEncode(name) + "?saved=1");
+    // What the user must do next, as `mailgate account edit` says it.
+    std::string next = "saved";
+    if (result->changed.empty()) {
+      next = "unchanged";
+    } else if (result->grant_removed) {
+      next = "grant-removed";
+    } else if (result->token_cleared) {
+      next = "token-cleared";
+    }
+    return HttpResponse::Redirect("/accounts/" + UrlEncode(name) + "?saved=" + next);
   });
   s.router.Add("POST", "/accounts/{name}/client-credentials", [&s](RequestContext& ctx) {
     const std::string name = ctx.PathParam("name");
