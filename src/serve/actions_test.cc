@@ -7,25 +7,14 @@
 
 #include <filesystem>
 
+#include "serve/store_test_fixture.h"
 #include "store/store.h"
 
 namespace mailgate::serve {
 namespace {
 
-class ActionsTest : public ::testing::Test {
+class ActionsTest : public StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mailgate-actions-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    auto s = store::OpenSqliteStore(dir_ / "db",
-                                    std::make_shared<store::Vault>(store::GenerateMasterKey()));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   void AddTransport(const std::string& name, const std::string& username) {
     store::Transport t;
     t.name = name;
@@ -88,19 +77,21 @@ class ActionsTest : public ::testing::Test {
     return m.ok() ? *m : store::OutgoingMessage{};
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  // The console's reply to the conversation, sender and transport left to choose.
+  StatusOr<int64_t> Reply(int64_t conversation) {
+    ConsoleActions actions(*store_, nullptr);
+    ReplyDraft draft;
+    draft.to = {"ann@customer.example"};
+    draft.text_body = "On its way.";
+    return actions.QueueReply(conversation, draft);
+  }
 };
 
 TEST_F(ActionsTest, ReplyIsSentAsTheAddressTheConversationCameInThrough) {
   AddTransport("noreply", "noreply@example.com");
   AddTransport("support", "support@example.com");
   const int64_t conversation = AddConversation("Support@example.com");
-  ConsoleActions actions(*store_, nullptr);
-  ReplyDraft draft;
-  draft.to = {"ann@customer.example"};
-  draft.text_body = "On its way.";
-  auto id = actions.QueueReply(conversation, draft);
+  auto id = Reply(conversation);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   const auto m = Queued(*id);
   EXPECT_EQ(m.transport, "support");
@@ -111,11 +102,7 @@ TEST_F(ActionsTest, ReplyIsSentAsTheAddressTheConversationCameInThrough) {
 TEST_F(ActionsTest, ReplyFallsBackToTheOnlyTransportsOwnAccount) {
   AddTransport("noreply", "noreply@example.com");
   const int64_t conversation = AddConversation("support@example.com");
-  ConsoleActions actions(*store_, nullptr);
-  ReplyDraft draft;
-  draft.to = {"ann@customer.example"};
-  draft.text_body = "On its way.";
-  auto id = actions.QueueReply(conversation, draft);
+  auto id = Reply(conversation);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   const auto m = Queued(*id);
   EXPECT_EQ(m.transport, "noreply");
@@ -126,11 +113,7 @@ TEST_F(ActionsTest, ReplyWithSeveralTransportsAndNoneForTheAddressSaysWhatToDo) 
   AddTransport("a", "a@example.com");
   AddTransport("b", "b@example.com");
   const int64_t conversation = AddConversation("support@example.com");
-  ConsoleActions actions(*store_, nullptr);
-  ReplyDraft draft;
-  draft.to = {"ann@customer.example"};
-  draft.text_body = "x";
-  auto id = actions.QueueReply(conversation, draft);
+  auto id = Reply(conversation);
   ASSERT_FALSE(id.ok());
   EXPECT_NE(id.status().message().find("support@example.com"), std::string::npos)
       << id.status().message();

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "serve/store_test_fixture.h"
 #include "store/store.h"
 #include "support/fake_server.h"
 #include "support/run_co.h"
@@ -20,20 +21,8 @@ using testing::Script;
 
 constexpr char kRaw[] = "Subject: hi\r\nMessage-ID: <x1@example.com>\r\n\r\nbody\r\n";
 
-class OutboxTest : public ::testing::Test {
+class OutboxTest : public StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mailgate-outbox-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    auto s = store::OpenSqliteStore(dir_ / "db",
-                                    std::make_shared<store::Vault>(store::GenerateMasterKey()));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   void AddTransport(uint16_t port) {
     store::Transport t;
     t.name = "relay";
@@ -78,8 +67,6 @@ class OutboxTest : public ::testing::Test {
         .Expect(".");
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
   int64_t now_ = 1'800'000'000;
 };
 
