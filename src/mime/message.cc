@@ -148,10 +148,22 @@ std::string Serialized(GMimeObject* obj) {
 // so the cache is bounded; past it a converter lives for one conversion.
 constexpr std::size_t kConvertersKept = 32;
 
+// The kept converters of one thread, closed when the thread ends.
+struct KeptConverters : std::map<std::string, GIConv, std::less<>> {
+  KeptConverters() = default;
+  KeptConverters(const KeptConverters&) = delete;
+  KeptConverters& operator=(const KeptConverters&) = delete;
+  ~KeptConverters() {
+    for (auto& [name, cd] : *this) {
+      if (cd != reinterpret_cast<GIConv>(-1)) g_iconv_close(cd);
+    }
+  }
+};
+
 class Converter {
  public:
   explicit Converter(const char* iconv_name) {
-    thread_local std::map<std::string, GIConv, std::less<>> kept;
+    thread_local KeptConverters kept;
     if (auto it = kept.find(std::string_view(iconv_name)); it != kept.end()) {
       cd_ = it->second;
       return;

@@ -117,9 +117,12 @@ std::string CertNames(X509* cert) {
 // loaded are kept, so a bad CA file fails at every connection, as before.
 X509_STORE* SharedTrustStore(const std::string& ca_file, std::string& error) {
   static std::mutex mu;
-  static std::map<std::string, X509_STORE*, std::less<>> stores;  // one ref each, never freed
+  // One ref each, never freed: the map lives on the heap for the process's
+  // life, so the stores stay reachable (no leak report) and no connection
+  // still running at exit finds its store destroyed by a static destructor.
+  static auto* const stores = new std::map<std::string, X509_STORE*, std::less<>>();
   std::lock_guard lock(mu);
-  if (auto it = stores.find(ca_file); it != stores.end()) return it->second;
+  if (auto it = stores->find(ca_file); it != stores->end()) return it->second;
   X509_STORE* store = X509_STORE_new();
   if (store == nullptr) {
     error = "out of memory";
@@ -137,7 +140,7 @@ X509_STORE* SharedTrustStore(const std::string& ca_file, std::string& error) {
     X509_STORE_free(store);
     return nullptr;
   }
-  stores.emplace(ca_file, store);
+  stores->emplace(ca_file, store);
   return store;
 }
 
