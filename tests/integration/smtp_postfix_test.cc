@@ -172,7 +172,7 @@ TEST(SmtpPostfixTest, SubmissionWithoutTlsOffersNoAuthAndSaysToUseStartTls) {
     co_return co_await (*c)->Authenticate(auth);
   });
   EXPECT_EQ(st.kind(), Status::Kind::kAuth) << st.ToString();
-  EXPECT_NE(st.message().find("--tls starttls"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("--encryption starttls"), std::string::npos) << st.message();
 }
 
 TEST(SmtpPostfixTest, LongTokenGoesAfter334AndIsAccepted) {
