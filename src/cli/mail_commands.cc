@@ -25,6 +25,7 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using view::AddressesText;
 using view::ConversationJson;
 using view::DownloadJson;
 using view::MessageJson;
@@ -169,22 +170,6 @@ int RunWatch(const GlobalOptions& g, const std::vector<std::string>& names, int 
 }
 
 // --- Conversations ---------------------------------------------------------------
-
-std::string AddressesText(const std::vector<store::AddressRecord>& list) {
-  std::string out;
-  for (const auto& a : list) {
-    if (!out.empty()) out += ", ";
-    if (!a.name.empty()) {
-      out += a.name;
-      out += " <";
-      out += a.email;
-      out += ">";
-    } else {
-      out += a.email;
-    }
-  }
-  return out;
-}
 
 int RunConversationList(const GlobalOptions& g, bool as_json, int limit) {
   auto store = OpenStore(g);

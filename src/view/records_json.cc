@@ -55,6 +55,22 @@ json::array AddressesJson(const std::vector<store::AddressRecord>& list) {
   return out;
 }
 
+std::string AddressesText(const std::vector<store::AddressRecord>& list) {
+  std::string out;
+  for (const auto& a : list) {
+    if (!out.empty()) out += ", ";
+    if (!a.name.empty()) {
+      out += a.name;
+      out += " <";
+      out += a.email;
+      out += '>';
+    } else {
+      out += a.email;
+    }
+  }
+  return out;
+}
+
 json::object ConversationJson(const store::Conversation& c) {
   return json::object{{"id", c.id},
                       {"mask", c.mask},

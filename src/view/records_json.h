@@ -9,6 +9,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <string>
 #include <vector>
 
 #include "store/store.h"
@@ -19,6 +20,8 @@ boost::json::object TransportJson(const store::Transport& t);
 // The checker's state (last check, failures, last error) is under "state".
 boost::json::object MailboxJson(const store::Mailbox& m);
 boost::json::array AddressesJson(const std::vector<store::AddressRecord>& list);
+// For people: "Ann Example <ann@example.com>, bob@example.com" (not escaped).
+std::string AddressesText(const std::vector<store::AddressRecord>& list);
 boost::json::object ConversationJson(const store::Conversation& c);
 // html_body is as received: clients must sanitise it before rendering.
 boost::json::object MessageJson(const store::MessageRecord& m);

@@ -3,6 +3,7 @@
 // quarantined downloads).
 #include <spdlog/spdlog.h>
 
+#include "view/records_json.h"
 #include "web/console_internal.h"
 #include "web/html.h"
 #include "web/html_sanitizer.h"
@@ -13,21 +14,7 @@ namespace {
 
 constexpr int kPageSize = 50;
 
-std::string Addresses(const std::vector<store::AddressRecord>& list) {
-  std::string out;
-  for (const auto& a : list) {
-    if (!out.empty()) out += ", ";
-    if (!a.name.empty()) {
-      out += a.name;
-      out += " <";
-      out += a.email;
-      out += '>';
-    } else {
-      out += a.email;
-    }
-  }
-  return out;
-}
+using view::AddressesText;
 
 std::string AttachmentUrl(int64_t conversation_id, int64_t attachment_id) {
   return "/conversations/" + std::to_string(conversation_id) + "/attachments/" +
@@ -103,9 +90,9 @@ std::string RenderConversationPage(const PageFrame& frame, const store::Conversa
                      "</h1><p class=\"meta\">" + EscapeHtml(c.mask) + "</p>" + notice_html;
   for (const auto& m : messages) {
     body += "<article class=\"message\" id=\"message-" + std::to_string(m.id) + "\">";
-    body += "<p class=\"meta\"><strong>" + EscapeHtml(Addresses(m.from)) + "</strong> to " +
-            EscapeHtml(Addresses(m.to));
-    if (!m.cc.empty()) body += ", cc " + EscapeHtml(Addresses(m.cc));
+    body += "<p class=\"meta\"><strong>" + EscapeHtml(AddressesText(m.from)) + "</strong> to " +
+            EscapeHtml(AddressesText(m.to));
+    if (!m.cc.empty()) body += ", cc " + EscapeHtml(AddressesText(m.cc));
     body += "<br>" + FormatTime(m.date) + (m.direction == "out" ? " (sent)" : "") + "</p>";
     if (!m.html_body.empty()) {
       SanitizeOptions opts;
