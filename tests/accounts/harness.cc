@@ -229,6 +229,16 @@ RunResult Child::Wait() {
   return result_;
 }
 
+boost::json::value JsonOutput(const RunResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  try {
+    return boost::json::parse(r.out);
+  } catch (const std::exception&) {
+    ADD_FAILURE() << "not JSON: " << r.out;
+    return nullptr;
+  }
+}
+
 RunResult RunMailgate(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env) {
   Child c(args, env);

@@ -56,6 +56,10 @@ struct RunResult {
 RunResult RunMailgate(const std::vector<std::string>& args,
                       const std::map<std::string, std::string>& env);
 
+// The JSON a `--json` command printed; a non-zero exit or output that is not
+// JSON is a test failure (reported with the output) and gives null.
+boost::json::value JsonOutput(const RunResult& r);
+
 // A mailgate process left running: its stdout can be read line by line.
 class Child {
  public:

@@ -155,14 +155,7 @@ class MailFlowTest : public ::testing::Test {
 
   json::value Json(std::vector<std::string> args) {
     args.push_back("--json");
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    try {
-      return json::parse(r.out);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "not JSON: " << r.out;
-      return nullptr;
-    }
+    return JsonOutput(Run(args));
   }
 
   // Every stored message, by Message-ID, with its conversation id.

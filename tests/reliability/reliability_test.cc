@@ -187,14 +187,7 @@ class ReliabilityTest : public ::testing::Test {
 
   json::value Json(std::vector<std::string> args) {
     args.push_back("--json");
-    RunResult r = Run(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    try {
-      return json::parse(r.out);
-    } catch (const std::exception&) {
-      ADD_FAILURE() << "not JSON: " << r.out;
-      return nullptr;
-    }
+    return JsonOutput(Run(args));
   }
 
   // A confidential client with app-only access to the mailbox.
