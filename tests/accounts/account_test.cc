@@ -506,7 +506,7 @@ TEST_F(AccountTest, KillDuringRefreshLeavesARefreshTokenTheProviderAccepts) {
     RunResult r = Run({"account", "token", "work", "--force"});
     ASSERT_EQ(r.exit_code, 0) << "after kill " << i << ": " << r.err;
   }
-  idp_->Control("fail", json::object{{"mode", "503"}, {"count", 0}});
+  idp_->Control("fail", json::object{{"mode", "503"}, {"count", 0}, {"client_id", client_}});
   EXPECT_EQ(Str(Show("work"), "status"), "ok");
   EXPECT_GE(idp_->UserStat(user, "refreshes"), 12);
 }

@@ -265,7 +265,9 @@ class State:
                 # mailbox -> users with FullAccess (Add-MailboxPermission)
                 self.permissions = {}
             self.stats = self.new_stats()
-            self.fail_rule = None    # failure injection (not persisted)
+            # Failure injection (not persisted): one rule per client ID it is
+            # scoped to, "" for the rule that meets every client.
+            self.fail_rules = {}
             self.clock_offset = 0.0  # /_test/clock moves time forward
 
     @staticmethod
@@ -317,19 +319,19 @@ class State:
     # -- failure injection ---------------------------------------------------
 
     def take_failure(self, endpoint, client_id=None):
-        """Consume one injected failure for `endpoint`, if one is armed (and,
-        for a rule scoped to a client, the request is that client's)."""
+        """Consume one injected failure for `endpoint`, if one is armed: the
+        rule scoped to the request's client first, else the unscoped one."""
         with self.lock:
-            rule = self.fail_rule
-            if not rule or rule["count"] <= 0:
-                return None
-            if rule["endpoint"] not in ("any", endpoint):
-                return None
-            if rule.get("client_id") and rule["client_id"] != client_id:
-                return None
-            rule["count"] -= 1
-            self.stats["injected_failures"] += 1
-            return dict(rule)
+            for key in ([client_id] if client_id else []) + [""]:
+                rule = self.fail_rules.get(key)
+                if not rule or rule["count"] <= 0:
+                    continue
+                if rule["endpoint"] not in ("any", endpoint):
+                    continue
+                rule["count"] -= 1
+                self.stats["injected_failures"] += 1
+                return dict(rule)
+            return None
 
     # -- clients ---------------------------------------------------------------
 
@@ -943,15 +945,16 @@ class State:
                 endpoint not in ("token", "devicecode", "authorize", "any") or \
                 not isinstance(count, int) or count < 0:
             raise ControlError("bad failure rule")
+        # Scoped to one client, a rule replaces only that client's rule:
+        # suites sharing the IdP neither see nor undo each other's failures.
+        key = spec.get("client_id") or ""
+        rule = {"count": count, "mode": mode, "endpoint": endpoint,
+                "client_id": key or None,
+                "hang_seconds": float(spec.get("hang_seconds", 30)),
+                "retry_after": spec.get("retry_after")}
         with self.lock:
-            self.fail_rule = {"count": count, "mode": mode,
-                              "endpoint": endpoint,
-                              # Scoped to one client: suites sharing the IdP
-                              # do not see another suite's failures.
-                              "client_id": spec.get("client_id"),
-                              "hang_seconds": float(spec.get("hang_seconds", 30)),
-                              "retry_after": spec.get("retry_after")}
-            return {"ok": True, "rule": dict(self.fail_rule)}
+            self.fail_rules[key] = rule
+            return {"ok": True, "rule": dict(rule)}
 
 
 # --------------------------------------------------------------------------

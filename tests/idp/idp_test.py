@@ -978,6 +978,37 @@ class FailureInjectionTest(IdpTestCase):
         self.assertEqual(status, 400)
 
 
+    def test_rules_scoped_to_a_client_meet_only_that_client(self):
+        self.control("clients", {"client_id": "scoped-a"})
+        self.control("clients", {"client_id": "scoped-b"})
+        token = "/common/oauth2/v2.0/token"
+
+        def status_for(client):
+            status, _, _ = self.http("POST", token, form={
+                "grant_type": "refresh_token", "client_id": client,
+                "refresh_token": "nope"})
+            return status
+
+        self.control("fail", {"count": 5, "mode": "503", "endpoint": "token",
+                              "client_id": "scoped-a"})
+        self.control("fail", {"count": 1, "mode": "503", "endpoint": "token",
+                              "client_id": "scoped-b"})
+        # Each client meets its own rule only; the others answer as usual.
+        self.assertEqual(status_for("scoped-b"), 503)
+        self.assertEqual(status_for("scoped-b"), 400)
+        self.assertEqual(status_for("mailgate-test"), 400)
+        self.assertEqual(status_for("scoped-a"), 503)
+        # Disarming one client's rule leaves the other's armed.
+        self.control("fail", {"count": 0, "client_id": "scoped-b"})
+        self.assertEqual(status_for("scoped-a"), 503)
+        # An unscoped rule meets a client whose own rule is spent or absent.
+        self.control("fail", {"count": 0, "client_id": "scoped-a"})
+        self.control("fail", {"count": 1, "mode": "503", "endpoint": "token"})
+        self.assertEqual(status_for("scoped-a"), 503)
+        self.assertEqual(status_for("scoped-a"), 400)
+        self.assertEqual(self.stats()["injected_failures"], 4)
+
+
 class ControlTest(IdpTestCase):
     def test_settings_validation_and_reset(self):
         status, _, body = self.http("POST", "/_test/settings",

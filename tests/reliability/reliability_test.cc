@@ -207,8 +207,11 @@ class ReliabilityTest : public ::testing::Test {
 
   // A public client authorized by the device flow for user_: a delegated
   // grant with a refresh token, which the IdP can expire or revoke.
+  // The public client of AddDeviceAccount's accounts.
+  std::string DeviceClient() const { return "public-" + id_; }
+
   void AddDeviceAccount(const std::string& name) {
-    const std::string client = "public-" + id_;
+    const std::string client = DeviceClient();
     idp_->RegisterClient(client);
     RunResult r = Run({"account", "add", name, "--provider", "microsoft", "--client-id", client,
                        "--tenant", "organizations", "--authority", idp_->url()});
@@ -557,7 +560,8 @@ TEST_F(FullDiskTest, CheckStopsWithAClearErrorDeletesNothingUnstoredAndResumesWi
 
 using IdpFaultsTest = ReliabilityTest;
 
-// The IdP's failure rule is global: this test runs alone (RUN_SERIAL).
+// The failures are scoped to this test's client, so other suites sharing the
+// IdP run meanwhile.
 TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo) {
   AddDeviceAccount("work");
   AddMailbox("imap", 0, "work");
@@ -574,11 +578,15 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
         hang ? json::object{{"count", 2},
                             {"mode", "hang"},
                             {"endpoint", "token"},
-                            {"hang_seconds", 2}}
-             : json::object{
-                   {"count", 1000}, {"mode", "503"}, {"endpoint", "token"}, {"retry_after", 1}});
+                            {"hang_seconds", 2},
+                            {"client_id", DeviceClient()}}
+             : json::object{{"count", 1000},
+                            {"mode", "503"},
+                            {"endpoint", "token"},
+                            {"retry_after", 1},
+                            {"client_id", DeviceClient()}});
     RunResult r = Run({"check"});
-    idp_->Control("fail", json::object{{"count", 0}});
+    idp_->Control("fail", json::object{{"count", 0}, {"client_id", DeviceClient()}});
     std::printf("round %d (%s): check exit %d\n", round, hang ? "hang" : "503", r.exit_code);
     ASSERT_LT(r.exit_code, 128) << r.out << r.err;
     if (r.exit_code != 0) {
@@ -704,9 +712,12 @@ TEST_F(SecretsTest, NoTokenSecretOrPasswordInAnyOutputLogTraceSpoolOrColumn) {
   }
   // The token endpoint failing: its errors go to the logs too.
   idp_->Control("expire", json::object{{"user", user_}});
-  idp_->Control("fail", json::object{{"count", 3}, {"mode", "503"}, {"endpoint", "token"}});
+  idp_->Control("fail", json::object{{"count", 3},
+                                     {"mode", "503"},
+                                     {"endpoint", "token"},
+                                     {"client_id", DeviceClient()}});
   Run({"check"});
-  idp_->Control("fail", json::object{{"count", 0}});
+  idp_->Control("fail", json::object{{"count", 0}, {"client_id", DeviceClient()}});
   // A revoked grant.
   idp_->Control("revoke", json::object{{"user", user_}, {"reason", "password_change"}});
   Run({"check"});
