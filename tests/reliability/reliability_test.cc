@@ -573,18 +573,16 @@ TEST_F(IdpFaultsTest, TransientFailuresBackOffAndLoseNothingARevokedGrantSaysSo)
     // The access token dies at the IdP; the refresh that follows meets the fault.
     idp_->Control("expire", json::object{{"user", user_}});
     const bool hang = round % 2 == 1;
-    idp_->Control(
-        "fail",
-        hang ? json::object{{"count", 2},
-                            {"mode", "hang"},
-                            {"endpoint", "token"},
-                            {"hang_seconds", 2},
-                            {"client_id", DeviceClient()}}
-             : json::object{{"count", 1000},
-                            {"mode", "503"},
-                            {"endpoint", "token"},
-                            {"retry_after", 1},
-                            {"client_id", DeviceClient()}});
+    idp_->Control("fail", hang ? json::object{{"count", 2},
+                                              {"mode", "hang"},
+                                              {"endpoint", "token"},
+                                              {"hang_seconds", 2},
+                                              {"client_id", DeviceClient()}}
+                               : json::object{{"count", 1000},
+                                              {"mode", "503"},
+                                              {"endpoint", "token"},
+                                              {"retry_after", 1},
+                                              {"client_id", DeviceClient()}});
     RunResult r = Run({"check"});
     idp_->Control("fail", json::object{{"count", 0}, {"client_id", DeviceClient()}});
     std::printf("round %d (%s): check exit %d\n", round, hang ? "hang" : "503", r.exit_code);
@@ -712,10 +710,10 @@ TEST_F(SecretsTest, NoTokenSecretOrPasswordInAnyOutputLogTraceSpoolOrColumn) {
   }
   // The token endpoint failing: its errors go to the logs too.
   idp_->Control("expire", json::object{{"user", user_}});
-  idp_->Control("fail", json::object{{"count", 3},
-                                     {"mode", "503"},
-                                     {"endpoint", "token"},
-                                     {"client_id", DeviceClient()}});
+  idp_->Control(
+      "fail",
+      json::object{
+          {"count", 3}, {"mode", "503"}, {"endpoint", "token"}, {"client_id", DeviceClient()}});
   Run({"check"});
   idp_->Control("fail", json::object{{"count", 0}, {"client_id", DeviceClient()}});
   // A revoked grant.
