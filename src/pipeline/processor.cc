@@ -31,7 +31,12 @@ constexpr std::size_t kSweepChunk = 500;
 // Tries before giving up on a mask nobody holds; a clash is ~1 in 10^12.
 constexpr int kMaskAttempts = 8;
 // Messages per store transaction: one fsync per group instead of one each.
-constexpr std::size_t kCommitGroup = 100;
+// Each commit also writes again the pages every message touches (indexes,
+// conversations), so fewer, larger groups write less; 250 hold the write lock
+// ~0.1 s here now that parsing happens ahead (ParseAhead).
+constexpr std::size_t kCommitGroup = 250;
+// Messages parsed ahead of the one being stored, at most (ParseAhead).
+constexpr std::size_t kParseWindow = 32;
 
 std::string Lower(std::string s) {
   for (char& c : s) {
@@ -145,6 +150,81 @@ class Purger {
   std::vector<std::thread> threads_;
 };
 
+// Parses the spool files of a batch ahead of the thread that threads and
+// stores them, on threads of their own: parsing (decoding every part,
+// charsets to UTF-8, hashing attachments) is most of a message's CPU and
+// needs nothing from the store, while threading and storing must go in order
+// on one connection. Results are taken in the downloads' order, so the run
+// does exactly what it did sequentially; at most `window` parsed messages wait
+// in memory.
+class ParseAhead {
+ public:
+  ParseAhead(const std::vector<store::Download>& downloads, std::size_t window)
+      : downloads_(downloads), window_(window), slots_(downloads.size()) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t n = std::min<std::size_t>({cores, kMaxParseThreads, downloads.size()});
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~ParseAhead() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  ParseAhead(const ParseAhead&) = delete;
+  ParseAhead& operator=(const ParseAhead&) = delete;
+
+  // The parse of downloads[i]. REQUIRES: called once per i, in order.
+  StatusOr<mime::ParsedMessage> Take(std::size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [&] { return slots_[i].has_value(); });
+    StatusOr<mime::ParsedMessage> out = std::move(*slots_[i]);
+    slots_[i].reset();
+    taken_ = i + 1;
+    lock.unlock();
+    work_.notify_all();
+    return out;
+  }
+
+  static StatusOr<mime::ParsedMessage> Parse(const store::Download& d) {
+    mime::ParseOptions options;
+    options.fallback_date = d.internal_date != 0 ? d.internal_date : d.downloaded_at;
+    options.raw_sha256 = d.sha256;  // the spool hashed the file as it was written
+    return mime::ParseMessageFile(d.spool_path, options);
+  }
+
+ private:
+  static constexpr std::size_t kMaxParseThreads = 4;
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_.wait(lock, [this] {
+        return stop_ || (next_ < downloads_.size() && next_ < taken_ + window_);
+      });
+      if (stop_) return;
+      const std::size_t i = next_++;
+      lock.unlock();
+      StatusOr<mime::ParsedMessage> parsed = Parse(downloads_[i]);
+      lock.lock();
+      slots_[i].emplace(std::move(parsed));
+      done_.notify_all();
+    }
+  }
+
+  const std::vector<store::Download>& downloads_;
+  const std::size_t window_;
+  std::mutex mu_;
+  std::condition_variable work_, done_;
+  std::vector<std::optional<StatusOr<mime::ParsedMessage>>> slots_;  // guarded by mu_
+  std::size_t next_ = 0;   // the next download to parse; guarded by mu_
+  std::size_t taken_ = 0;  // downloads taken by the storing thread; guarded by mu_
+  bool stop_ = false;      // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
 // One processing run: the counters, the log, and the per-message steps.
 class Run {
  public:
@@ -232,10 +312,13 @@ class Run {
       log_.Info(std::move(line));
       // Messages commit in groups: one transaction (one fsync) per group, each
       // message still atomic with its download row (a savepoint each).
+      ParseAhead parser(fresh, kParseWindow);
       for (std::size_t i = 0; i < fresh.size(); i += kCommitGroup) {
         const std::size_t end = std::min(fresh.size(), i + kCommitGroup);
         Status committed = env_.store->Batch([&]() -> Status {
-          for (std::size_t j = i; j < end; ++j) MAILGATE_RETURN_IF_ERROR(ProcessOne(fresh[j]));
+          for (std::size_t j = i; j < end; ++j) {
+            MAILGATE_RETURN_IF_ERROR(ProcessOne(fresh[j], parser.Take(j)));
+          }
           return Status::Ok();
         });
         if (!committed.ok()) {
@@ -270,11 +353,8 @@ class Run {
   std::vector<std::string> to_remove_;  // spool files of the group being committed
 
  private:
-  Status ProcessOne(const store::Download& d) {
-    mime::ParseOptions options;
-    options.fallback_date = d.internal_date != 0 ? d.internal_date : d.downloaded_at;
-    options.raw_sha256 = d.sha256;  // the spool hashed the file as it was written
-    auto parsed = mime::ParseMessageFile(d.spool_path, options);
+  // `parsed` is ParseAhead::Parse(d).
+  Status ProcessOne(const store::Download& d, StatusOr<mime::ParsedMessage> parsed) {
     if (!parsed.ok()) return Unprocessable(d, parsed.status());
     mime::ParsedMessage& m = *parsed;
 

@@ -632,6 +632,46 @@ TEST_F(ProcessorTest, SweepRemovesWhatACrashAfterCommitLeftAndNothingElse) {
   EXPECT_EQ(MessageCount(), 1u);
 }
 
+// Attachment bytes go to pack files beside the database, made durable before
+// the commit that records the message. When they cannot be written, nothing
+// is committed and nothing removed: the message waits, whole, for the next run.
+TEST_F(ProcessorTest, AttachmentFilesThatCannotBeWrittenLeaveTheMessagePending) {
+  const MailCase& c = FindCase(Corpus(), "attachments");
+  const int64_t plain = Deliver(FindCase(Corpus(), "plain").raw);
+  const int64_t id = Deliver(c.raw);
+  const std::string folder = dir_.path() + "/attachments";
+  std::ofstream(folder) << "a file where the attachment folder goes";
+
+  auto r = ProcessPending(env_);
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.kind(), Status::Kind::kIo) << r.status.ToString();
+  EXPECT_NE(r.status.message().find("attachments"), std::string::npos) << r.status.ToString();
+  EXPECT_EQ(r.quarantined, 0u);
+  EXPECT_EQ(MessageCount(), 0u) << "the group is not committed";
+  for (int64_t d : {plain, id}) {
+    auto got = store_->GetDownload(d);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->state, store::DownloadState::kPending);
+    EXPECT_TRUE(Exists(got->spool_path));
+  }
+
+  std::filesystem::remove(folder);
+  r = ProcessPending(env_);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.processed, 2u);
+  auto all = Messages();
+  auto it = all.find("download:" + std::to_string(id));
+  ASSERT_NE(it, all.end());
+  ASSERT_EQ(it->second.message.attachments.size(), c.attachments.size());
+  for (const store::AttachmentRecord& a : it->second.message.attachments) {
+    auto data = store_->AttachmentData(a.sha256);
+    ASSERT_TRUE(data.ok()) << data.status().ToString();
+    EXPECT_EQ(Sha256Hex(*data), a.sha256);
+  }
+  EXPECT_TRUE(std::filesystem::exists(folder + "/pack-000001"));
+  EXPECT_FALSE(Exists(store_->GetDownload(id)->spool_path));
+}
+
 TEST_F(ProcessorTest, SmallBatchesDrainTheWholeQueue) {
   for (const char* name : {"plain", "reply", "alternative", "attachments", "charset-koi8-r"}) {
     Deliver(FindCase(Corpus(), name).raw);

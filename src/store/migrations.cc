@@ -293,6 +293,14 @@ CREATE TABLE pending_authorizations (
 );
 CREATE INDEX pending_authorizations_by_expiry ON pending_authorizations (expires_at);
 )sql"},
+    // SQLite keeps new attachment bytes in pack files
+    // (store/attachment_files.h): their rows name the pack and the offset, with
+    // an empty `data`. Rows from before keep their bytes in `data`.
+    Migration{7, "attachment bytes in pack files",
+              R"sql(
+ALTER TABLE blobs ADD COLUMN pack TEXT NOT NULL DEFAULT '';
+ALTER TABLE blobs ADD COLUMN pack_offset BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 
 }  // namespace

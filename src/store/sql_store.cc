@@ -106,6 +106,7 @@ Status SqlStore::Batch(const std::function<Status()>& body) {
   in_batch_ = true;
   Status s = body();
   in_batch_ = false;
+  if (s.ok()) s = SyncAttachmentFiles().WithContext("writing attachment files");
   if (!s.ok()) {
     db_->Rollback();
     return s;
@@ -416,10 +417,12 @@ StatusOr<Secret> SqlStore::Unseal(std::string_view ad,
 namespace {
 
 StatusOr<std::unique_ptr<Store>> Finish(StatusOr<std::unique_ptr<Db>> db,
-                                        std::shared_ptr<const Vault> vault) {
+                                        std::shared_ptr<const Vault> vault,
+                                        std::string attachment_dir = "") {
   if (!db.ok()) return db.status();
   auto store = std::make_unique<SqlStore>(std::move(*db), std::move(vault));
   MAILGATE_RETURN_IF_ERROR(store->Migrate());
+  if (!attachment_dir.empty()) store->UseAttachmentFiles(std::move(attachment_dir));
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -449,7 +452,11 @@ std::optional<AccountStatus> ParseAccountStatus(std::string_view name) {
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                  std::shared_ptr<const Vault> vault) {
-  return Finish(OpenSqliteDb(path), std::move(vault));
+  // Attachment bytes live next to the database file (SqlStore::UseAttachmentFiles).
+  const size_t slash = path.find_last_of('/');
+  std::string attachments = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+  attachments += "attachments";
+  return Finish(OpenSqliteDb(path), std::move(vault), std::move(attachments));
 }
 
 StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,

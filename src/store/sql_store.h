@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "store/attachment_files.h"
 #include "store/db.h"
 #include "store/store.h"
 #include "store/vault.h"
@@ -44,6 +45,13 @@ class SqlStore final : public Store {
 
   // Applies pending schema migrations.
   Status Migrate();
+
+  // New attachment bytes go to files under `dir` instead of the database
+  // (attachment_files.h). SQLite only: PostgreSQL workers may run on other
+  // machines, which share the database but not this folder.
+  void UseAttachmentFiles(std::string dir) {
+    files_ = std::make_unique<AttachmentFiles>(std::move(dir));
+  }
 
   std::string_view backend() const override { return db_->backend(); }
   StatusOr<int> SchemaVersion() override;
@@ -180,22 +188,31 @@ class SqlStore final : public Store {
   Status InTransaction(F&& body) {
     if (in_batch_) {
       // Inside Batch(): a savepoint, so a failure undoes only this call.
-      MAILGATE_RETURN_IF_ERROR(db_->ExecScript("SAVEPOINT call"));
+      // Through Query(), which keeps the statement prepared (one per message
+      // processed; ExecScript parses it each time).
+      MAILGATE_RETURN_IF_ERROR(db_->Query("SAVEPOINT call", {}).status());
       Status s = body();
       if (!s.ok()) {
         (void)db_->ExecScript("ROLLBACK TO SAVEPOINT call");
         (void)db_->ExecScript("RELEASE SAVEPOINT call");
         return s;
       }
-      return db_->ExecScript("RELEASE SAVEPOINT call");
+      return db_->Query("RELEASE SAVEPOINT call", {}).status();
     }
     MAILGATE_RETURN_IF_ERROR(db_->Begin());
     Status s = body();
+    if (s.ok()) s = SyncAttachmentFiles();
     if (!s.ok()) {
       db_->Rollback();
       return s;
     }
     return db_->Commit();
+  }
+
+  // Before a commit: the attachment files its rows name are durable first.
+  Status SyncAttachmentFiles() {
+    if (!files_ || !files_->HasPending()) return Status::Ok();
+    return files_->Sync();
   }
 
   // NULL for an empty secret, else its sealed form bound to `ad`.
@@ -215,6 +232,7 @@ class SqlStore final : public Store {
   std::unique_ptr<Db> db_;
   bool in_batch_ = false;  // inside Batch(): InTransaction uses savepoints
   std::shared_ptr<const Vault> vault_;
+  std::unique_ptr<AttachmentFiles> files_;  // null: attachment bytes in the database
 };
 
 }  // namespace mailgate::store

@@ -285,13 +285,31 @@ StatusOr<StoredMessageIds> SqlStore::StoreReceivedMessage(const ReceivedMessage&
       const std::string sha256 = a.sha256.empty() ? Sha256Hex(a.data) : a.sha256;
       const auto size = static_cast<int64_t>(a.data.size());
       // Stored once per digest: a second message with the same bytes finds
-      // them there.
-      const SqlValue blob[] = {sha256, size, SqlBlob{a.data}};
-      auto b = db_->Query(
-          "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) "
-          "ON CONFLICT (sha256) DO NOTHING",
-          blob);
-      if (!b.ok()) return b.status();
+      // them there. With attachment files, the bytes are appended to a pack
+      // (once, outside SQLite's journal) and the row says where; the commit
+      // waits until they are durable (InTransaction, Batch).
+      if (files_) {
+        const SqlValue exists_params[] = {sha256};
+        auto found = db_->Query("SELECT 1 FROM blobs WHERE sha256 = ?", exists_params);
+        if (!found.ok()) return found.status();
+        if (found->rows.empty()) {
+          auto at = files_->Put(sha256, a.data);
+          if (!at.ok()) return at.status();
+          const SqlValue blob[] = {sha256, size, SqlBlob{}, std::move(at->pack),
+                                   static_cast<int64_t>(at->offset)};
+          auto b = db_->Query(
+              "INSERT INTO blobs (sha256, size, data, pack, pack_offset) VALUES (?, ?, ?, ?, ?)",
+              blob);
+          if (!b.ok()) return b.status();
+        }
+      } else {
+        const SqlValue blob[] = {sha256, size, SqlBlob{a.data}};
+        auto b = db_->Query(
+            "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (sha256) DO NOTHING",
+            blob);
+        if (!b.ok()) return b.status();
+      }
       const SqlValue att[] = {ids.message_id, static_cast<int64_t>(i), a.filename, a.content_type,
                               a.content_id,   int64_t{a.is_inline},    sha256,     size};
       auto ar = db_->Query(
@@ -387,13 +405,24 @@ StatusOr<std::vector<MessageRecord>> SqlStore::ConversationMessages(int64_t conv
 
 StatusOr<std::string> SqlStore::AttachmentData(std::string_view sha256) {
   const SqlValue params[] = {std::string(sha256)};
-  auto r = db_->Query("SELECT data FROM blobs WHERE sha256 = ?", params);
+  auto r = db_->Query("SELECT data, pack, pack_offset, size FROM blobs WHERE sha256 = ?", params);
   if (!r.ok()) return r.status().WithContext("reading attachment data");
   if (r->rows.empty()) {
     return Status::NotFound("no attachment with SHA-256 " + std::string(sha256) +
                             "; open the message again to get a current link");
   }
-  return ToText(r->rows[0][0]);
+  const SqlRow& row = r->rows[0];
+  const std::string pack = ToText(row[1]);
+  if (pack.empty()) return ToText(row[0]);
+  if (!files_) {
+    return Status::FailedPrecondition("the bytes of attachment " + std::string(sha256) +
+                                      " are in a pack file, and this store has no attachment "
+                                      "folder");
+  }
+  auto data = files_->Get(pack, static_cast<uint64_t>(ToInt(row[2])),
+                          static_cast<uint64_t>(ToInt(row[3])), sha256);
+  if (!data.ok()) return data.status().WithContext("reading attachment data");
+  return data;
 }
 
 StatusOr<std::vector<UndeliverableAddress>> SqlStore::ListUndeliverable() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/sha256.h"
 #include "store/db.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -840,6 +841,55 @@ TEST_P(StoreMailTest, AttachmentBytesAreStoredOncePerDigest) {
   EXPECT_EQ(*store_->AttachmentData(logo.sha256), std::string("\x89PNG", 4));
   auto missing = store_->AttachmentData("nope");
   EXPECT_EQ(missing.status().kind(), Status::Kind::kNotFound);
+}
+
+// SQLite appends attachment bytes to pack files beside the database (written
+// once, outside its journal); PostgreSQL keeps them in the database, which is
+// all that workers on several machines are sure to share.
+TEST_P(StoreMailTest, AttachmentBytesAreInPacksOnSqliteAndInTheDatabaseOnPostgres) {
+  const std::string bytes = AllBytes() + "the attachment";
+  const std::string sha = Sha256Hex(bytes);
+  ReceivedMessage rm;
+  rm.new_mask = "AAA-00000-001";
+  rm.message = SampleMessage("a@x", 1);
+  rm.message.attachments = {{0, "a.bin", "application/octet-stream", "", false, sha, 0, bytes}};
+  ASSERT_TRUE(store_->Batch([&] { return store_->StoreReceivedMessage(rm, 1).status(); }).ok());
+  const std::string pack = Raw("SELECT pack FROM blobs").value_or("?");
+  const std::string data = Raw("SELECT data FROM blobs").value_or("?");
+  if (store_->backend() == "sqlite") {
+    EXPECT_EQ(pack, "pack-000001");
+    EXPECT_EQ(data, "") << "the bytes are not in the database";
+    EXPECT_EQ(backend_->Dump().find("the attachment"), std::string::npos);
+  } else {
+    EXPECT_EQ(pack, "");
+    EXPECT_EQ(data, bytes);
+  }
+  auto got = store_->AttachmentData(sha);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, bytes);
+  // Another store on the same database (another process) reads them too.
+  auto other = backend_->Open(vault_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(*(*other)->AttachmentData(sha), bytes);
+}
+
+// Rows written before migration 7 hold their bytes in `data`: still served.
+TEST_P(StoreMailTest, AttachmentBytesStoredBeforePacksAreStillServed) {
+  auto db = backend_->OpenDb();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  const SqlValue ins[] = {std::string("old-digest"), int64_t{3}, SqlBlob{"old"}};
+  ASSERT_TRUE((*db)->Query("INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?)", ins).ok());
+  auto got = store_->AttachmentData("old-digest");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "old");
+  // A message with the same bytes later refers to that row, written once.
+  ReceivedMessage rm;
+  rm.new_mask = "AAA-00000-001";
+  rm.message = SampleMessage("a@x", 1);
+  rm.message.attachments = {{0, "a.bin", "text/plain", "", false, "old-digest", 0, "old"}};
+  ASSERT_TRUE(store_->StoreReceivedMessage(rm, 1).ok());
+  EXPECT_EQ(Count("blobs"), 1);
+  EXPECT_EQ(Raw("SELECT pack FROM blobs").value_or("?"), "");
 }
 
 TEST_P(StoreMailTest, UndeliverableAddressesAreLowerCasedAndReplaced) {
