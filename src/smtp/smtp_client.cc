@@ -352,6 +352,7 @@ asio::awaitable<Status> Client::SendBody(std::string_view message) {
 
 asio::awaitable<StatusOr<SendResult>> Client::Send(const Envelope& envelope,
                                                    std::string_view message) {
+  refused_.clear();
   if (envelope.to.empty()) co_return Status::InvalidArgument("a message needs a recipient");
   auto bad = [](const std::string& a) { return a.find_first_of("\r\n<>") != std::string::npos; };
   if (bad(envelope.from) || std::any_of(envelope.to.begin(), envelope.to.end(), bad))
@@ -375,8 +376,9 @@ asio::awaitable<StatusOr<SendResult>> Client::Send(const Envelope& envelope,
   mail += "\r\n";
 
   SendResult result;
-  auto fail_rcpts = [&result]() {
+  auto fail_rcpts = [this, &result]() {
     // Every recipient refused: transient if any refusal was, else permanent.
+    refused_ = result.recipients;
     const RecipientResult* first = &result.recipients.front();
     for (const RecipientResult& r : result.recipients) {
       if (r.reply.code >= 400 && r.reply.code < 500) first = &r;
