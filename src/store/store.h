@@ -287,6 +287,9 @@ struct AccountUpdate {
   std::optional<std::string> tenant;
   std::optional<std::string> authority;
   std::optional<std::vector<std::string>> scopes;  // empty: the provider's defaults
+  std::optional<std::string> auth_url;             // generic accounts' endpoints
+  std::optional<std::string> token_url;
+  std::optional<std::string> device_url;
   std::optional<std::string> flow;
   std::optional<std::string> grant_token_url;
   std::optional<Secret> refresh_token;  // an empty Secret clears it
