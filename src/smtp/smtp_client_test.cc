@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/client_test_util.h"
 #include "support/fake_server.h"
 #include "support/run_co.h"
 #include "support/test_certs.h"
@@ -15,19 +16,10 @@ namespace asio = boost::asio;
 using testing::FakeServer;
 using testing::RunCo;
 using testing::Script;
-
-std::string Xoauth2(const std::string& user, const std::string& token) {
-  return sasl::Base64Encode("user=" + user + "\x01" + "auth=Bearer " + token + "\x01\x01");
-}
+using testing::Xoauth2;
 
 net::ConnectOptions Options(uint16_t port) {
-  net::ConnectOptions o;
-  o.host = "127.0.0.1";
-  o.port = port;
-  o.tls = net::TlsMode::kNone;
-  o.connect_timeout = std::chrono::seconds(5);
-  o.io_timeout = std::chrono::seconds(5);
-  return o;
+  return testing::LoopbackOptions(port);
 }
 
 Script Greeting(const std::string& auth = "AUTH LOGIN XOAUTH2", bool pipelining = true) {
