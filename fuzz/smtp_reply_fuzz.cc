@@ -13,30 +13,15 @@
 #include <string_view>
 #include <vector>
 
+#include "line_input.h"
 #include "smtp/reply_parser.h"
 
 namespace {
 
 using namespace mailgate::smtp;
 
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<std::string_view> Lines(std::string_view in) {
-  std::vector<std::string_view> out;
-  while (!in.empty()) {
-    const std::size_t nul = in.find('\0');
-    const std::size_t nl = in.find('\n');
-    if (nul != std::string_view::npos && (nl == std::string_view::npos || nul < nl)) break;
-    if (nl == std::string_view::npos) break;
-    std::string_view line = in.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out.push_back(line);
-    in.remove_prefix(nl + 1);
-  }
-  return out;
-}
+using mailgate::fuzz::Check;
+using mailgate::fuzz::Lines;
 
 void CheckReply(const Reply& r) {
   Check(r.code >= 200 && r.code <= 599);

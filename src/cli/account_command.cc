@@ -178,15 +178,19 @@ struct EditOptions {
   std::optional<std::string> client_id;
   std::optional<std::string> tenant;
   std::optional<std::string> authority;
+  std::optional<std::string> auth_url;  // generic accounts' endpoints
+  std::optional<std::string> token_url;
+  std::optional<std::string> device_url;
   std::string secret_file;
   bool no_secret = false;
   std::vector<std::string> scopes;
   bool default_scopes = false;
 };
 
-// Changes an account's configuration. A new client ID, tenant or authority
-// belongs to another app or directory: the old grant cannot be refreshed
-// there, so it is dropped and the account must be authorized again. A new
+// Changes an account's configuration. A new client ID, tenant, authority or
+// (generic) token URL belongs to another app, directory or authorization
+// server: the old grant cannot be refreshed there, so it is dropped and the
+// account must be authorized again. A new
 // secret or new scopes keep the grant, and the account's token is fetched
 // again at once: that lifts a refusal the old secret caused, and the
 // account's alert clears when the new token comes.
@@ -204,6 +208,9 @@ int RunEdit(const GlobalOptions& g, const EditOptions& o) {
   edit.client_id = o.client_id;
   edit.tenant = o.tenant;
   edit.authority = o.authority;
+  edit.auth_url = o.auth_url;
+  edit.token_url = o.token_url;
+  edit.device_url = o.device_url;
   if (!o.scopes.empty()) edit.scopes = o.scopes;
   if (o.default_scopes) edit.scopes = std::vector<std::string>{};
   if (o.no_secret) edit.client_secret = store::Secret();
@@ -234,7 +241,8 @@ int RunEdit(const GlobalOptions& g, const EditOptions& o) {
   if (result->app_changed) PrintMailHosts(a);
   if (result->needs_authorization) {
     if (result->grant_removed)
-      std::printf("The old grant belongs to the previous app or tenant and was removed.\n");
+      std::printf(
+          "The old grant belongs to the previous app, tenant or token URL and was removed.\n");
     std::printf("Next: mailgate account authorize %s\n", a.name.c_str());
     return kExitOk;
   }
@@ -580,9 +588,11 @@ void RegisterAccountCommand(CLI::App& app, RunState& state) {
 
   auto edit = std::make_shared<EditOptions>();
   cmd = account->add_subcommand(
-      "edit", "Change an account's client ID, client secret, tenant, authority or scopes");
+      "edit",
+      "Change an account's client ID, client secret, tenant, authority, scopes or (generic) "
+      "endpoints");
   cmd->add_option("name", edit->name, "Account name")->required();
-  auto edit_text = std::make_shared<std::array<std::string, 3>>();
+  auto edit_text = std::make_shared<std::array<std::string, 6>>();
   CLI::Option* edit_client_id =
       cmd->add_option("--client-id", (*edit_text)[0], "Application (client) ID");
   CLI::Option* edit_tenant =
@@ -597,10 +607,20 @@ void RegisterAccountCommand(CLI::App& app, RunState& state) {
   cmd->add_flag("--no-client-secret", edit->no_secret, "Remove the client secret");
   cmd->add_option("--scope", edit->scopes, "Scope to request (repeatable; replaces all)");
   cmd->add_flag("--default-scopes", edit->default_scopes, "Go back to the provider's scopes");
+  CLI::Option* edit_auth_url = cmd->add_option("--auth-url", (*edit_text)[3],
+                                               "Authorization endpoint (generic; \"\" removes it)");
+  CLI::Option* edit_token_url =
+      cmd->add_option("--token-url", (*edit_text)[4],
+                      "Token endpoint (generic; removes the grant: authorize again)");
+  CLI::Option* edit_device_url = cmd->add_option(
+      "--device-url", (*edit_text)[5], "Device authorization endpoint (generic; \"\" removes it)");
   cmd->callback([=, &state] {
     if (edit_client_id->count() > 0) edit->client_id = (*edit_text)[0];
     if (edit_tenant->count() > 0) edit->tenant = (*edit_text)[1];
     if (edit_authority->count() > 0) edit->authority = (*edit_text)[2];
+    if (edit_auth_url->count() > 0) edit->auth_url = (*edit_text)[3];
+    if (edit_token_url->count() > 0) edit->token_url = (*edit_text)[4];
+    if (edit_device_url->count() > 0) edit->device_url = (*edit_text)[5];
     state.exit_code = RunEdit(state.global, *edit);
   });
 

@@ -19,6 +19,19 @@ StatusOr<AccountEdit> EditAccount(store::Store& store, std::string_view name,
   if (edit.tenant) a.tenant = *edit.tenant;
   if (edit.authority) a.authority = *edit.authority;
   if (edit.scopes) a.scopes = *edit.scopes;
+  if ((edit.auth_url || edit.token_url || edit.device_url) && a.provider != "generic") {
+    // Microsoft's endpoints follow from the authority and tenant, Google's
+    // are fixed: only a generic provider's are the user's to give.
+    return Status::InvalidArgument(
+        "the authorization, token and device authorization URLs can be changed only for a "
+        "generic provider's account; account '" +
+        a.name + "' is a " + a.provider + " account" +
+        (a.provider == "microsoft" ? " (change its --authority and --tenant instead)" : ""));
+  }
+  if (edit.auth_url) a.auth_url = *edit.auth_url;
+  if (edit.token_url) a.token_url = *edit.token_url;
+  if (edit.device_url) a.device_url = *edit.device_url;
+  // The same checks as `account add`: https, or http only to a loopback host.
   MAILGATE_RETURN_IF_ERROR(NormalizeAccount(a));
 
   store::AccountUpdate u;
@@ -31,8 +44,13 @@ StatusOr<AccountEdit> EditAccount(store::Store& store, std::string_view name,
   text_change("client ID", a.client_id, old->client_id, u.client_id);
   text_change("tenant", a.tenant, old->tenant, u.tenant);
   text_change("authority", a.authority, old->authority, u.authority);
-  const bool new_app = u.client_id || u.tenant || u.authority;
-  out.app_changed = new_app;
+  out.app_changed = u.client_id || u.tenant || u.authority;
+  text_change("authorization URL", a.auth_url, old->auth_url, u.auth_url);
+  text_change("token URL", a.token_url, old->token_url, u.token_url);
+  text_change("device authorization URL", a.device_url, old->device_url, u.device_url);
+  // A grant is refreshed only where it was issued: another token endpoint is
+  // another authorization server, as another app or tenant is.
+  const bool new_app = out.app_changed || u.token_url.has_value();
   const bool new_secret = a.client_secret.reveal() != old->client_secret.reveal();
   if (new_secret) {
     out.changed.push_back(a.client_secret.empty() ? "client secret (removed)" : "client secret");

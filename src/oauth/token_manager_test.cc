@@ -432,5 +432,123 @@ TEST_F(TokenManagerTest, EditingNothingWritesNothingAndABadTenantIsRefused) {
   EXPECT_EQ(EditAccount(*store_, "nobody", same).status().kind(), Status::Kind::kNotFound);
 }
 
+// A generic provider's account "idp" with all three endpoints, holding a
+// grant from its token URL.
+class GenericAccountEditTest : public TokenManagerTest {
+ protected:
+  static constexpr char kIdpToken[] = "https://idp.example/oauth/token";
+  void SetUp() override {
+    TokenManagerTest::SetUp();
+    store::Account a;
+    a.name = "idp";
+    a.provider = "generic";
+    a.client_id = "cid";
+    a.scopes = {"mail"};
+    a.auth_url = "https://idp.example/oauth/authorize";
+    a.token_url = kIdpToken;
+    a.device_url = "https://idp.example/oauth/device";
+    ASSERT_TRUE(NormalizeAccount(a).ok());
+    ASSERT_TRUE(store_->CreateAccount(a, 0).ok());
+    TokenResponse t;
+    t.access_token = store::Secret("AT1");
+    t.refresh_token = store::Secret("RT1");
+    t.expires_in = 3600;
+    ASSERT_TRUE(manager_->SaveGrant("idp", Flow::kBrowser, kIdpToken, t).ok());
+  }
+  store::Account Idp() { return *store_->GetAccount("idp"); }
+};
+
+TEST_F(GenericAccountEditTest, NewAuthorizationAndDeviceUrlsKeepTheGrant) {
+  store::AccountUpdate edit;
+  edit.auth_url = "https://login.idp.example/authorize";
+  edit.device_url = "";
+  auto r = EditAccount(*store_, "idp", edit);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->changed,
+            (std::vector<std::string>{"authorization URL", "device authorization URL"}));
+  EXPECT_FALSE(r->grant_removed);
+  EXPECT_FALSE(r->needs_authorization);
+  const store::Account a = Idp();
+  EXPECT_EQ(a.auth_url, "https://login.idp.example/authorize");
+  EXPECT_EQ(a.device_url, "") << "removed: no device sign-in";
+  EXPECT_EQ(a.token_url, kIdpToken);
+  EXPECT_EQ(a.refresh_token.reveal(), "RT1");
+  EXPECT_EQ(a.access_token.reveal(), "AT1");
+  EXPECT_EQ(a.status, store::AccountStatus::kOk);
+}
+
+TEST_F(GenericAccountEditTest, NewTokenUrlRemovesTheGrant) {
+  store::AccountUpdate edit;
+  edit.token_url = "https://login.idp.example/token";
+  auto r = EditAccount(*store_, "idp", edit);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->changed, std::vector<std::string>{"token URL"});
+  EXPECT_TRUE(r->grant_removed);
+  EXPECT_TRUE(r->needs_authorization);
+  EXPECT_FALSE(r->app_changed) << "the same app: its mail hosts are not in question";
+  const store::Account a = Idp();
+  EXPECT_EQ(a.token_url, "https://login.idp.example/token");
+  EXPECT_EQ(a.status, store::AccountStatus::kNotAuthorized);
+  EXPECT_TRUE(a.refresh_token.empty());
+  EXPECT_TRUE(a.access_token.empty());
+  EXPECT_EQ(a.grant_token_url, "");
+  auto t = manager_->GetAccessToken("idp");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("mailgate account authorize idp"), std::string::npos);
+}
+
+TEST_F(GenericAccountEditTest, EndpointsAreCheckedAsAccountAddChecksThem) {
+  store::AccountUpdate plain;
+  plain.token_url = "http://idp.example/token";
+  auto r = EditAccount(*store_, "idp", plain);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), Status::Kind::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("--token-url"), std::string::npos) << r.status().message();
+  store::AccountUpdate none;
+  none.token_url = "";
+  EXPECT_EQ(EditAccount(*store_, "idp", none).status().kind(), Status::Kind::kInvalidArgument)
+      << "a generic account needs a token URL";
+  store::AccountUpdate bad_auth;
+  bad_auth.auth_url = "ftp://idp.example/authorize";
+  r = EditAccount(*store_, "idp", bad_auth);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--auth-url"), std::string::npos) << r.status().message();
+  const store::Account a = Idp();
+  EXPECT_EQ(a.token_url, kIdpToken) << "nothing was saved";
+  EXPECT_EQ(a.auth_url, "https://idp.example/oauth/authorize");
+  EXPECT_EQ(a.refresh_token.reveal(), "RT1");
+
+  // Plain http to a loopback host is allowed (a local identity provider).
+  store::AccountUpdate loopback;
+  loopback.token_url = "http://127.0.0.1:8080/token";
+  r = EditAccount(*store_, "idp", loopback);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Idp().token_url, "http://127.0.0.1:8080/token");
+}
+
+TEST_F(GenericAccountEditTest, MicrosoftAndGoogleAccountsRefuseEndpointUrls) {
+  store::AccountUpdate edit;
+  edit.token_url = "https://login.idp.example/token";
+  auto r = EditAccount(*store_, "work", edit);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), Status::Kind::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("generic"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("--authority"), std::string::npos) << r.status().message();
+
+  store::Account g;
+  g.name = "gmail";
+  g.provider = "google";
+  g.client_id = "cid";
+  ASSERT_TRUE(NormalizeAccount(g).ok());
+  ASSERT_TRUE(store_->CreateAccount(g, 0).ok());
+  store::AccountUpdate device;
+  device.device_url = "https://idp.example/device";
+  r = EditAccount(*store_, "gmail", device);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), Status::Kind::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("google account"), std::string::npos) << r.status().message();
+  EXPECT_EQ(store_->GetAccount("gmail")->device_url, "");
+}
+
 }  // namespace
 }  // namespace mailgate::oauth

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "net/client_session.h"
+
 namespace mailgate::pop3 {
 
 namespace asio = boost::asio;
@@ -97,11 +99,9 @@ asio::awaitable<Status> Client::Open() {
   caps_ = Capabilities();
   authenticated_ = false;
   closed_by_server_ = false;
-  if (trace_) options_.trace = trace_;
-  auto opened = co_await net::Connection::Open(ex_, options_);
+  auto opened = co_await net::OpenTraced(ex_, options_, trace_);
   if (!opened.ok()) co_return opened.status();
   conn_ = std::move(opened).value();
-  if (trace_) conn_->SetTrace(trace_);
 
   auto greeting = co_await ReadReply();
   if (!greeting.ok()) co_return greeting.status().WithContext("POP3 greeting");
@@ -183,31 +183,21 @@ asio::awaitable<Status> Client::ReadCapabilities() {
 }
 
 asio::awaitable<Status> Client::Authenticate(const sasl::AuthOptions& auth) {
-  if (!auth.secret) co_return Status::InvalidArgument("no password or token was configured");
-  if (authenticated_) co_return Status::Internal("POP3 Authenticate called twice");
-  auto secret = auth.secret(false);
-  if (!secret.ok()) co_return secret.status();
-  Status s = co_await AuthenticateOnce(auth, *secret);
-  if (s.ok() || s.kind() != Status::Kind::kAuth || !auth.secret_is_token) co_return s;
-
+  if (auth.secret && authenticated_) co_return Status::Internal("POP3 Authenticate called twice");
   // A refused token may just be stale (expired between fetch and use): ask
   // once for a fresh one, on a fresh connection when the server hung up.
-  conn_->Trace(net::TraceDirection::kInfo, "authentication failed; retrying with a fresh token");
-  auto fresh = auth.secret(true);
-  if (!fresh.ok()) {
-    co_return Status::Auth(s.message() +
-                           "; no fresh token could be had either: " + fresh.status().message());
-  }
-  // The same token again (a token file, or a provider with nothing newer):
-  // a second attempt would only be refused the same way.
-  if (*fresh == *secret) co_return s;
-  if (closed_by_server_) MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
-  Status again = co_await AuthenticateOnce(auth, *fresh);
-  if (!again.ok() && again.kind() == Status::Kind::kConnect && closed_by_server_) {
-    MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
-    again = co_await AuthenticateOnce(auth, *fresh);
-  }
-  co_return again;
+  net::AuthAttempts attempts;
+  attempts.secret = auth.secret;
+  attempts.secret_is_token = auth.secret_is_token;
+  attempts.once = [this, &auth](const std::string& secret) {
+    return AuthenticateOnce(auth, secret);
+  };
+  attempts.closed_by_server = [this] { return closed_by_server_; };
+  attempts.reopen = [this] { return Open(); };
+  attempts.on_retry = [this] {
+    conn_->Trace(net::TraceDirection::kInfo, "authentication failed; retrying with a fresh token");
+  };
+  co_return co_await net::AuthenticateWithFreshToken(attempts);
 }
 
 asio::awaitable<Status> Client::AuthenticateOnce(const sasl::AuthOptions& auth,

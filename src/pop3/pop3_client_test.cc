@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "support/client_test_util.h"
 #include "support/fake_server.h"
 #include "support/run_co.h"
 
@@ -16,22 +17,13 @@ namespace asio = boost::asio;
 using testing::FakeServer;
 using testing::RunCo;
 using testing::Script;
+using testing::Xoauth2;
 
 constexpr char kToken1[] = "tok-first-AAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 constexpr char kToken2[] = "tok-fresh-BBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 
-std::string Xoauth2(const std::string& user, const std::string& token) {
-  return sasl::Base64Encode("user=" + user + "\x01" + "auth=Bearer " + token + "\x01\x01");
-}
-
 net::ConnectOptions Options(uint16_t port) {
-  net::ConnectOptions o;
-  o.host = "127.0.0.1";
-  o.port = port;
-  o.tls = net::TlsMode::kNone;
-  o.connect_timeout = std::chrono::seconds(5);
-  o.io_timeout = std::chrono::seconds(5);
-  return o;
+  return testing::LoopbackOptions(port);
 }
 
 // Exchange Online's greeting and CAPA (MailKit #178).

@@ -57,12 +57,8 @@ StatusOr<int64_t> ConsoleActions::QueueReply(int64_t conversation_id, const Repl
 std::string ConsoleActions::ReceivedAt(int64_t conversation_id) {
   auto conv = store_.GetConversation(conversation_id);
   if (!conv.ok() || conv->mailbox_id == 0) return "";
-  auto mailboxes = store_.ListMailboxes();
-  if (!mailboxes.ok()) return "";
-  for (const auto& m : *mailboxes) {
-    if (m.id == conv->mailbox_id) return m.username;
-  }
-  return "";
+  auto mailbox = store_.GetMailboxById(conv->mailbox_id);
+  return mailbox.ok() ? mailbox->username : "";
 }
 
 Status ConsoleActions::Reprocess(int64_t download_id) {

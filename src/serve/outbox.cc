@@ -45,9 +45,10 @@ std::string Minutes(int64_t seconds) {
 
 // One delivery attempt's raw outcome, before it is classified.
 struct AttemptOutcome {
-  Status status;                         // the transaction failed as a whole (or before it)
-  smtp::SendResult result;               // when status is OK
-  std::unique_ptr<smtp::Client> client;  // still connected after DATA: QUIT later
+  Status status;                               // the transaction failed as a whole (or before it)
+  smtp::SendResult result;                     // when status is OK
+  std::vector<smtp::RecipientResult> refused;  // status failed: every recipient refused
+  std::unique_ptr<smtp::Client> client;        // still connected after DATA: QUIT later
 };
 
 asio::awaitable<AttemptOutcome> Attempt(asio::any_io_executor ex, store::Transport t,
@@ -81,6 +82,7 @@ asio::awaitable<AttemptOutcome> Attempt(asio::any_io_executor ex, store::Transpo
   auto sent = co_await (*client)->Send(envelope, m.raw);
   if (!sent.ok()) {
     out.status = sent.status();
+    out.refused = (*client)->refused_recipients();
   } else {
     out.result = std::move(*sent);
   }
@@ -88,11 +90,46 @@ asio::awaitable<AttemptOutcome> Attempt(asio::any_io_executor ex, store::Transpo
   co_return out;
 }
 
+// Records each recipient's reply in `a`; a 4xx refusal keeps its recipient
+// for the next attempt. Returns the refusals as one line for last_error.
+std::string RecordRecipients(const std::vector<smtp::RecipientResult>& recipients, int64_t now,
+                             store::OutgoingAttempt& a) {
+  std::string refused;
+  for (const auto& r : recipients) {
+    a.results.push_back({r.address, r.reply.code, r.reply.Text(), now});
+    if (r.accepted()) {
+      a.delivered_any = true;
+      continue;
+    }
+    if (!refused.empty()) refused += "; ";
+    refused += r.address + ": " + std::to_string(r.reply.code) + " " + r.reply.Text();
+    if (r.reply.code >= 400 && r.reply.code < 500) a.remaining.push_back(r.address);
+  }
+  return refused;
+}
+
 // What to record for an attempt.
 store::OutgoingAttempt Classify(const store::OutgoingMessage& m, const AttemptOutcome& o,
                                 int64_t now) {
   store::OutgoingAttempt a;
   const bool expired = now - m.created_at >= kGiveUpAfterSeconds;
+  if (!o.status.ok() && !o.refused.empty()) {
+    // Every recipient refused: each one's reply is recorded; the 4xx ones are
+    // tried again, and when none is left the message has failed. With one
+    // recipient the error is the client's, which explains known replies.
+    const std::string refused = RecordRecipients(o.refused, now, a);
+    a.error =
+        o.refused.size() == 1 ? o.status.message() : "every recipient was refused: " + refused;
+    if (!a.remaining.empty() && !expired) {
+      a.state = store::OutgoingState::kQueued;
+      a.next_attempt_at = now + RetryDelaySeconds(m.attempts);
+      return a;
+    }
+    if (!a.remaining.empty()) a.error += " (gave up after 24 hours of retries)";
+    a.remaining.clear();
+    a.state = store::OutgoingState::kFailed;
+    return a;
+  }
   if (!o.status.ok()) {
     if (o.status.kind() == Status::Kind::kPermanent || expired) {
       a.state = store::OutgoingState::kFailed;
@@ -108,18 +145,7 @@ store::OutgoingAttempt Classify(const store::OutgoingMessage& m, const AttemptOu
     a.error = o.status.message();
     return a;
   }
-  std::string refused;
-  for (const auto& r : o.result.recipients) {
-    a.results.push_back({r.address, r.reply.code, r.reply.Text(), now});
-    if (r.accepted()) {
-      a.delivered_any = true;
-      continue;
-    }
-    if (!refused.empty()) refused += "; ";
-    refused += r.address + ": " + std::to_string(r.reply.code) + " " + r.reply.Text();
-    if (r.reply.code >= 400 && r.reply.code < 500) a.remaining.push_back(r.address);
-  }
-  a.error = refused;
+  a.error = RecordRecipients(o.result.recipients, now, a);
   if (!a.remaining.empty() && !expired) {
     a.state = store::OutgoingState::kQueued;
     a.next_attempt_at = now + RetryDelaySeconds(m.attempts);

@@ -1,6 +1,6 @@
 // The outgoing queue against a scripted SMTP server (exact replies): a 4xx
 // then success is retried and delivered once; a 5xx fails at once; partial
-// refusals are recorded per recipient.
+// refusals, and refusals of every recipient, are recorded per recipient.
 #include "serve/outbox.h"
 
 #include <gtest/gtest.h>
@@ -131,6 +131,10 @@ TEST_F(OutboxTest, PermanentRefusalFailsAtOnceAndIsNotRetried) {
   store::OutgoingMessage m = *store_->GetOutgoing(id);
   EXPECT_EQ(m.state, store::OutgoingState::kFailed);
   EXPECT_NE(m.last_error.find("5.1.1"), std::string::npos) << m.last_error;
+  ASSERT_EQ(m.results.size(), 1u) << "the refused recipient's reply is shown";
+  EXPECT_EQ(m.results[0].address, "nobody@example.com");
+  EXPECT_EQ(m.results[0].code, 550);
+  EXPECT_NE(m.results[0].text.find("Recipient address rejected"), std::string::npos);
   now_ += 3 * 86400;
   EXPECT_EQ(Deliver().failed + Deliver().sent, 0u) << "never tried again";
   EXPECT_EQ(store_->GetOutgoing(id)->attempts, 1);
@@ -177,6 +181,55 @@ TEST_F(OutboxTest, PartialRefusalRetriesOnlyTheDeferredRecipient) {
   auto conversations = store_->ListConversations(10, 0);
   ASSERT_EQ(conversations->size(), 1u);
   EXPECT_EQ((*conversations)[0].message_count, 1) << "stored once";
+}
+
+TEST_F(OutboxTest, EveryRecipientRefusedRecordsEachReplyAndRetriesOnlyTheDeferredOne) {
+  Script first = Greeting(Script())
+                     .Expect("MAIL FROM:<me@example.com>")
+                     .Send("250 ok")
+                     .Expect("RCPT TO:<a@example.com>")
+                     .Send("550 5.1.1 unknown")
+                     .Expect("RCPT TO:<b@example.com>")
+                     .Send("451 4.3.0 try later")
+                     .Expect("RSET")
+                     .Send("250 ok")
+                     .Expect("QUIT")
+                     .Send("221 bye");
+  Script second = Greeting(Script())
+                      .Expect("MAIL FROM:<me@example.com>")
+                      .Send("250 ok")
+                      .Expect("RCPT TO:<b@example.com>")
+                      .Send("550 5.2.1 mailbox disabled")
+                      .Expect("RSET")
+                      .Send("250 ok")
+                      .Expect("QUIT")
+                      .Send("221 bye");
+  FakeServer server({first, second}, FakeServer::Options());
+  AddTransport(server.port());
+  const int64_t id = Queue({"a@example.com", "b@example.com"});
+  EXPECT_EQ(Deliver().retrying, 1u);
+  store::OutgoingMessage m = *store_->GetOutgoing(id);
+  EXPECT_EQ(m.state, store::OutgoingState::kQueued);
+  EXPECT_EQ(m.recipients, std::vector<std::string>{"b@example.com"});
+  ASSERT_EQ(m.results.size(), 2u);
+  EXPECT_EQ(m.results[0].address, "a@example.com");
+  EXPECT_EQ(m.results[0].code, 550);
+  EXPECT_EQ(m.results[1].address, "b@example.com");
+  EXPECT_EQ(m.results[1].code, 451);
+  EXPECT_NE(m.last_error.find("a@example.com: 550"), std::string::npos) << m.last_error;
+  EXPECT_FALSE(m.stored);
+
+  now_ += 61;
+  EXPECT_EQ(Deliver().failed, 1u);
+  EXPECT_EQ(server.Finish(), "");
+  m = *store_->GetOutgoing(id);
+  EXPECT_EQ(m.state, store::OutgoingState::kFailed);
+  ASSERT_EQ(m.results.size(), 3u);
+  EXPECT_EQ(m.results[2].code, 550);
+  EXPECT_NE(m.last_error.find("5.2.1"), std::string::npos) << m.last_error;
+  now_ += 3 * 86400;
+  EXPECT_EQ(Deliver().failed + Deliver().retrying, 0u) << "never tried again";
+  EXPECT_EQ(store_->ListConversations(10, 0)->size(), 0u) << "nothing was sent";
 }
 
 TEST(RetryDelayTest, GrowsThenStaysHourly) {

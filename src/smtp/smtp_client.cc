@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "net/client_session.h"
+
 namespace mailgate::smtp {
 
 namespace asio = boost::asio;
@@ -148,11 +150,9 @@ asio::awaitable<Status> Client::Open() {
   conn_.reset();
   ext_ = Extensions();
   closed_by_server_ = false;
-  if (trace_) options_.trace = trace_;
-  auto opened = co_await net::Connection::Open(ex_, options_);
+  auto opened = co_await net::OpenTraced(ex_, options_, trace_);
   if (!opened.ok()) co_return opened.status();
   conn_ = std::move(opened).value();
-  if (trace_) conn_->SetTrace(trace_);
 
   auto greeting = co_await ReadReply();
   if (!greeting.ok()) co_return greeting.status().WithContext("SMTP greeting");
@@ -219,30 +219,22 @@ asio::awaitable<StatusOr<Reply>> Client::Command(std::string_view line, std::str
 }
 
 asio::awaitable<Status> Client::Authenticate(const sasl::AuthOptions& auth) {
-  if (!auth.secret) co_return Status::InvalidArgument("no password or token was configured");
-  auto secret = auth.secret(false);
-  if (!secret.ok()) co_return secret.status();
-  Status s = co_await AuthenticateOnce(auth, *secret);
-  if (s.ok() || s.kind() != Status::Kind::kAuth || !auth.secret_is_token) co_return s;
+  net::AuthAttempts attempts;
+  attempts.secret = auth.secret;
+  attempts.secret_is_token = auth.secret_is_token;
+  attempts.once = [this, &auth](const std::string& secret) {
+    return AuthenticateOnce(auth, secret);
+  };
+  attempts.closed_by_server = [this] { return closed_by_server_; };
+  attempts.reopen = [this] { return Open(); };
   // 5.7.139 (SMTP AUTH disabled) is an administrator's switch: a token will not help.
-  if (s.message().find("5.7.139") != std::string::npos) co_return s;
-
-  conn_->Trace(net::TraceDirection::kInfo, "authentication failed; retrying with a fresh token");
-  auto fresh = auth.secret(true);
-  if (!fresh.ok()) {
-    co_return Status::Auth(s.message() +
-                           "; no fresh token could be had either: " + fresh.status().message());
-  }
-  // The same token again (a token file, or a provider with nothing newer):
-  // a second attempt would only be refused the same way.
-  if (*fresh == *secret) co_return s;
-  if (closed_by_server_) MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
-  Status again = co_await AuthenticateOnce(auth, *fresh);
-  if (!again.ok() && again.kind() == Status::Kind::kConnect && closed_by_server_) {
-    MAILGATE_CO_RETURN_IF_ERROR(co_await Open());
-    again = co_await AuthenticateOnce(auth, *fresh);
-  }
-  co_return again;
+  attempts.final_refusal = [](const Status& s) {
+    return s.message().find("5.7.139") != std::string::npos;
+  };
+  attempts.on_retry = [this] {
+    conn_->Trace(net::TraceDirection::kInfo, "authentication failed; retrying with a fresh token");
+  };
+  co_return co_await net::AuthenticateWithFreshToken(attempts);
 }
 
 asio::awaitable<Status> Client::AuthenticateOnce(const sasl::AuthOptions& auth,
@@ -352,6 +344,7 @@ asio::awaitable<Status> Client::SendBody(std::string_view message) {
 
 asio::awaitable<StatusOr<SendResult>> Client::Send(const Envelope& envelope,
                                                    std::string_view message) {
+  refused_.clear();
   if (envelope.to.empty()) co_return Status::InvalidArgument("a message needs a recipient");
   auto bad = [](const std::string& a) { return a.find_first_of("\r\n<>") != std::string::npos; };
   if (bad(envelope.from) || std::any_of(envelope.to.begin(), envelope.to.end(), bad))
@@ -375,8 +368,9 @@ asio::awaitable<StatusOr<SendResult>> Client::Send(const Envelope& envelope,
   mail += "\r\n";
 
   SendResult result;
-  auto fail_rcpts = [&result]() {
+  auto fail_rcpts = [this, &result]() {
     // Every recipient refused: transient if any refusal was, else permanent.
+    refused_ = result.recipients;
     const RecipientResult* first = &result.recipients.front();
     for (const RecipientResult& r : result.recipients) {
       if (r.reply.code >= 400 && r.reply.code < 500) first = &r;

@@ -84,9 +84,14 @@ class Client {
   // DATA are pipelined when the server allows it. Returns per-recipient results
   // when at least one recipient was accepted and the message was delivered to
   // them; an error when the transaction failed as a whole (Transient for 4xx,
-  // Permanent for 5xx).
+  // Permanent for 5xx). When it failed because every recipient was refused,
+  // refused_recipients() then holds each recipient's reply.
   boost::asio::awaitable<StatusOr<SendResult>> Send(const Envelope& envelope,
                                                     std::string_view message);
+
+  // The RCPT TO replies of the last Send() when it failed because every
+  // recipient was refused (its error names only one of them); empty otherwise.
+  const std::vector<RecipientResult>& refused_recipients() const { return refused_; }
 
   boost::asio::awaitable<Status> Rset();
   boost::asio::awaitable<Status> Noop();
@@ -115,6 +120,7 @@ class Client {
   std::unique_ptr<net::Connection> conn_;
   Reply greeting_;
   Extensions ext_;
+  std::vector<RecipientResult> refused_;
   bool closed_by_server_ = false;
 };
 

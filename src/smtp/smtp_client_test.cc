@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/client_test_util.h"
 #include "support/fake_server.h"
 #include "support/run_co.h"
 #include "support/test_certs.h"
@@ -15,19 +16,10 @@ namespace asio = boost::asio;
 using testing::FakeServer;
 using testing::RunCo;
 using testing::Script;
-
-std::string Xoauth2(const std::string& user, const std::string& token) {
-  return sasl::Base64Encode("user=" + user + "\x01" + "auth=Bearer " + token + "\x01\x01");
-}
+using testing::Xoauth2;
 
 net::ConnectOptions Options(uint16_t port) {
-  net::ConnectOptions o;
-  o.host = "127.0.0.1";
-  o.port = port;
-  o.tls = net::TlsMode::kNone;
-  o.connect_timeout = std::chrono::seconds(5);
-  o.io_timeout = std::chrono::seconds(5);
-  return o;
+  return testing::LoopbackOptions(port);
 }
 
 Script Greeting(const std::string& auth = "AUTH LOGIN XOAUTH2", bool pipelining = true) {
@@ -60,6 +52,7 @@ struct Outcome {
   Status status;
   std::vector<std::string> trace;
   StatusOr<SendResult> sent = Status::Internal("not sent");
+  std::vector<RecipientResult> refused;  // refused_recipients() after Send
 };
 
 Outcome AuthAndMaybeSend(uint16_t port, const sasl::AuthOptions& auth,
@@ -76,7 +69,10 @@ Outcome AuthAndMaybeSend(uint16_t port, const sasl::AuthOptions& auth,
       co_return false;
     }
     out.status = co_await (*c)->Authenticate(auth);
-    if (out.status.ok() && env != nullptr) out.sent = co_await (*c)->Send(*env, message);
+    if (out.status.ok() && env != nullptr) {
+      out.sent = co_await (*c)->Send(*env, message);
+      out.refused = (*c)->refused_recipients();
+    }
     (void)co_await (*c)->Quit();
     co_return true;
   });
@@ -217,6 +213,7 @@ TEST(SmtpClientTest, PipelinedSendReportsEachRecipientAndStuffsDots) {
   EXPECT_TRUE(r.sent->recipients[0].accepted());
   EXPECT_FALSE(r.sent->recipients[1].accepted());
   EXPECT_EQ(r.sent->recipients[1].reply.enhanced, "5.1.1");
+  EXPECT_TRUE(r.refused.empty()) << "one recipient was accepted";
   EXPECT_EQ(server.Finish(), "");
   for (const std::string& l : r.trace) EXPECT_EQ(l.find("dot line"), std::string::npos);
 }
@@ -238,6 +235,38 @@ TEST(SmtpClientTest, AllRecipientsRefusedIsPermanentWithoutPipelining) {
   Outcome r = AuthAndMaybeSend(server.port(), t.Auth("a@example.test"), &env, "hi\r\n");
   ASSERT_TRUE(r.status.ok());
   EXPECT_EQ(r.sent.status().kind(), Status::Kind::kPermanent) << r.sent.status().ToString();
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_EQ(r.refused[0].address, "x@example.test");
+  EXPECT_EQ(r.refused[0].reply.code, 550);
+  EXPECT_EQ(server.Finish(), "");
+}
+
+TEST(SmtpClientTest, AllRecipientsRefusedPipelinedReportsEachReplyAndIsTransientIfOneWas4xx) {
+  Tokens t{{}, "tok", "tok"};
+  FakeServer server(Greeting()
+                        .Expect("AUTH XOAUTH2 *")
+                        .Send("235 ok")
+                        .Expect("MAIL FROM:<a@example.test> SIZE=4")
+                        .Expect("RCPT TO:<x@example.test>")
+                        .Expect("RCPT TO:<y@example.test>")
+                        .Expect("DATA")
+                        .Send("250 ok")
+                        .Send("550 5.1.1 no such user")
+                        .Send("452 4.2.2 mailbox full")
+                        .Send("554 5.5.1 no valid recipients")
+                        .Expect("RSET")
+                        .Send("250 ok")
+                        .Expect("QUIT")
+                        .Send("221 Bye"));
+  Envelope env{"a@example.test", {"x@example.test", "y@example.test"}};
+  Outcome r = AuthAndMaybeSend(server.port(), t.Auth("a@example.test"), &env, "hi\r\n");
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.sent.status().kind(), Status::Kind::kTransient) << r.sent.status().ToString();
+  ASSERT_EQ(r.refused.size(), 2u);
+  EXPECT_EQ(r.refused[0].address, "x@example.test");
+  EXPECT_EQ(r.refused[0].reply.enhanced, "5.1.1");
+  EXPECT_EQ(r.refused[1].address, "y@example.test");
+  EXPECT_EQ(r.refused[1].reply.code, 452);
   EXPECT_EQ(server.Finish(), "");
 }
 

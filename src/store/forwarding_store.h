@@ -36,6 +36,7 @@ class ForwardingStore : public Store {
   }
   Status UpdateMailbox(const Mailbox& mailbox) override { return inner_->UpdateMailbox(mailbox); }
   StatusOr<Mailbox> GetMailbox(std::string_view name) override { return inner_->GetMailbox(name); }
+  StatusOr<Mailbox> GetMailboxById(int64_t id) override { return inner_->GetMailboxById(id); }
   StatusOr<std::vector<Mailbox>> ListMailboxes() override { return inner_->ListMailboxes(); }
   Status DeleteMailbox(std::string_view name) override { return inner_->DeleteMailbox(name); }
   Status SetMailboxEnabled(std::string_view name, bool enabled) override {

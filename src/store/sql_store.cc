@@ -197,6 +197,9 @@ Status SqlStore::UpdateAccount(std::string_view name, const AccountUpdate& u) {
   if (u.tenant) set("tenant", *u.tenant);
   if (u.authority) set("authority", *u.authority);
   if (u.scopes) set("scopes", JoinScopes(*u.scopes));
+  if (u.auth_url) set("auth_url", *u.auth_url);
+  if (u.token_url) set("token_url", *u.token_url);
+  if (u.device_url) set("device_url", *u.device_url);
   if (u.flow) set("flow", *u.flow);
   if (u.grant_token_url) set("grant_token_url", *u.grant_token_url);
   if (u.refresh_token) {

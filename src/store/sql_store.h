@@ -67,6 +67,7 @@ class SqlStore final : public Store {
   Status CreateMailbox(const Mailbox& mailbox, int64_t now) override;
   Status UpdateMailbox(const Mailbox& mailbox) override;
   StatusOr<Mailbox> GetMailbox(std::string_view name) override;
+  StatusOr<Mailbox> GetMailboxById(int64_t id) override;
   StatusOr<std::vector<Mailbox>> ListMailboxes() override;
   Status DeleteMailbox(std::string_view name) override;
   Status SetMailboxEnabled(std::string_view name, bool enabled) override;

@@ -303,6 +303,17 @@ StatusOr<Mailbox> SqlStore::GetMailbox(std::string_view name) {
   return MailboxFromRow(r->rows[0]);
 }
 
+StatusOr<Mailbox> SqlStore::GetMailboxById(int64_t id) {
+  const SqlValue params[] = {id};
+  auto r = db_->Query(SelectSql(kMailboxColumns, "mailboxes", " WHERE id = ?"), params);
+  if (!r.ok()) return r.status().WithContext("reading mailbox " + std::to_string(id));
+  if (r->rows.empty()) {
+    return Status::NotFound("no mailbox has id " + std::to_string(id) +
+                            " (it may have been removed); see `mailgate mailbox list`");
+  }
+  return MailboxFromRow(r->rows[0]);
+}
+
 StatusOr<std::vector<Mailbox>> SqlStore::ListMailboxes() {
   auto r = db_->Query(SelectSql(kMailboxColumns, "mailboxes", " ORDER BY name"), {});
   if (!r.ok()) return r.status().WithContext("listing mailboxes");

@@ -287,6 +287,9 @@ struct AccountUpdate {
   std::optional<std::string> tenant;
   std::optional<std::string> authority;
   std::optional<std::vector<std::string>> scopes;  // empty: the provider's defaults
+  std::optional<std::string> auth_url;             // generic accounts' endpoints
+  std::optional<std::string> token_url;
+  std::optional<std::string> device_url;
   std::optional<std::string> flow;
   std::optional<std::string> grant_token_url;
   std::optional<Secret> refresh_token;  // an empty Secret clears it
@@ -481,7 +484,10 @@ class Store {
   // `mailbox.name`. kNotFound.
   virtual Status UpdateMailbox(const Mailbox& mailbox) = 0;
   virtual StatusOr<Mailbox> GetMailbox(std::string_view name) = 0;  // kNotFound
-  virtual StatusOr<std::vector<Mailbox>> ListMailboxes() = 0;       // by name
+  // By its id (as conversations and downloads name it). kNotFound: there is
+  // none, e.g. it was removed.
+  virtual StatusOr<Mailbox> GetMailboxById(int64_t id) = 0;
+  virtual StatusOr<std::vector<Mailbox>> ListMailboxes() = 0;  // by name
   // Removes the mailbox; its downloads and messages stay (mailbox_id dangles). kNotFound.
   virtual Status DeleteMailbox(std::string_view name) = 0;
   virtual Status SetMailboxEnabled(std::string_view name, bool enabled) = 0;  // kNotFound

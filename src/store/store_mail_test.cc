@@ -307,6 +307,23 @@ TEST_P(StoreMailTest, MailboxesAreListedByNameEnabledAndDeleted) {
   EXPECT_EQ(store_->ListMailboxes()->size(), 2u);
 }
 
+TEST_P(StoreMailTest, MailboxIsFoundByIdUntilItIsRemoved) {
+  ASSERT_TRUE(store_->CreateMailbox(SampleMailbox("sales"), 1).ok());
+  ASSERT_TRUE(store_->CreateMailbox(SampleMailbox("support"), 1).ok());
+  const int64_t id = store_->GetMailbox("support")->id;
+  auto got = store_->GetMailboxById(id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->name, "support");
+  EXPECT_EQ(got->id, id);
+  EXPECT_EQ(got->username, SampleMailbox("support").username);
+  EXPECT_EQ(got->password.reveal(), SampleMailbox("support").password.reveal());
+  EXPECT_EQ(store_->GetMailboxById(store_->GetMailbox("sales")->id)->name, "sales");
+  ASSERT_TRUE(store_->DeleteMailbox("support").ok());
+  auto gone = store_->GetMailboxById(id);
+  EXPECT_EQ(gone.status().kind(), Status::Kind::kNotFound);
+  EXPECT_NE(gone.status().message().find("mailgate mailbox list"), std::string::npos);
+}
+
 TEST_P(StoreMailTest, MailboxErrorsSayWhatToDo) {
   ASSERT_TRUE(store_->CreateMailbox(SampleMailbox("Support"), 1).ok());
   Status dup = store_->CreateMailbox(SampleMailbox("Support"), 2);

@@ -88,6 +88,9 @@ TEST_P(StoreTest, UpdateChangesTheConfiguration) {
                             u.client_id = "cid-2";
                             u.authority = "https://login.microsoftonline.us";
                             u.scopes = std::vector<std::string>{"offline_access", "s1", "s2"};
+                            u.auth_url = "https://idp.example/authorize";
+                            u.token_url = "https://idp.example/token";
+                            u.device_url = "https://idp.example/device";
                           }))
           .ok());
   auto a = store_->GetAccount("work");
@@ -98,6 +101,9 @@ TEST_P(StoreTest, UpdateChangesTheConfiguration) {
   EXPECT_EQ(a->authority, "https://login.microsoftonline.us");
   EXPECT_EQ(a->scopes, (std::vector<std::string>{"offline_access", "s1", "s2"}));
   EXPECT_EQ(a->refresh_token.reveal(), "rt-PLAINTEXT-MARKER");
+  EXPECT_EQ(a->auth_url, "https://idp.example/authorize");
+  EXPECT_EQ(a->token_url, "https://idp.example/token");
+  EXPECT_EQ(a->device_url, "https://idp.example/device");
   ASSERT_TRUE(store_
                   ->UpdateAccount("work", Update([](AccountUpdate& u) {
                                     u.client_secret = Secret();

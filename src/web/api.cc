@@ -271,6 +271,9 @@ void AddAccountApi(Console::State& s) {
     str("client_id", u.client_id);
     str("tenant", u.tenant);
     str("authority", u.authority);
+    str("auth_url", u.auth_url);
+    str("token_url", u.token_url);
+    str("device_url", u.device_url);
     if (body->contains("client_secret")) {
       store::Secret secret;
       r.Secret("client_secret", secret);
@@ -287,11 +290,13 @@ void AddAccountApi(Console::State& s) {
     for (const auto& field : *body) {
       const std::string_view key(field.key().data(), field.key().size());
       static constexpr std::string_view kEditable[] = {"client_id", "client_secret", "tenant",
-                                                       "authority", "scopes"};
+                                                       "authority", "scopes",        "auth_url",
+                                                       "token_url", "device_url"};
       if (std::find(std::begin(kEditable), std::end(kEditable), key) == std::end(kEditable)) {
         r.Fail(key,
-               "left out: only client_id, client_secret, tenant, authority and scopes can "
-               "be changed (remove the account and add it again for the rest)");
+               "left out: only client_id, client_secret, tenant, authority, scopes and (generic "
+               "accounts) auth_url, token_url and device_url can be changed (remove the account "
+               "and add it again for the rest)");
       }
     }
     if (!r.error.ok()) return JsonError(r.error);

@@ -506,6 +506,11 @@ TEST_F(AccountsConsoleTest, TheApiEditsAnAccountAndConnectsItAppOnly) {
   EXPECT_EQ(store_->GetAccount("o365")->tenant, "contoso.onmicrosoft.com");  // unchanged
   EXPECT_EQ(json("PATCH", "/api/v1/accounts/o365", R"({"provider":"google"})").status, 400);
   EXPECT_EQ(json("PATCH", "/api/v1/accounts/nope", R"({"tenant":"x.example"})").status, 404);
+  // Endpoint URLs: a Microsoft account has none to change.
+  HttpResponse no_urls =
+      json("PATCH", "/api/v1/accounts/o365", R"({"token_url":"https://idp.example/token"})");
+  EXPECT_EQ(no_urls.status, 400);
+  EXPECT_NE(no_urls.body.find("generic provider"), std::string::npos) << no_urls.body;
 
   http_.ThenJson(400, R"({"error":"invalid_request","error_description":"AADSTS90002: Tenant )"
                       R"('contoso.onmicrosoft.com' not found."})");
@@ -518,6 +523,82 @@ TEST_F(AccountsConsoleTest, TheApiEditsAnAccountAndConnectsItAppOnly) {
   EXPECT_NE(ok.body.find("\"flow\":\"client-credentials\""), std::string::npos) << ok.body;
   EXPECT_NE(ok.body.find("\"status\":\"ok\""), std::string::npos);
   EXPECT_EQ(ok.body.find("app-at"), std::string::npos);
+}
+
+// The generic account "idp" holding a grant from its
+// token URL.
+void GrantIdp(oauth::TokenManager& tokens) {
+  oauth::TokenResponse t;
+  t.access_token = store::Secret("idp-at");
+  t.refresh_token = store::Secret("idp-rt");
+  t.expires_in = 3600;
+  ASSERT_TRUE(tokens.SaveGrant("idp", oauth::Flow::kBrowser, "https://idp.example/token", t).ok());
+}
+
+TEST_F(AccountsConsoleTest, EditingAGenericAccountsUrlsAndANewTokenUrlRemovesTheGrant) {
+  auto [cookie, csrf] = SignIn(*first_);
+  const Params c = {{"cookie", cookie}};
+  ASSERT_EQ(Send(*first_, "POST", "/accounts",
+                 "csrf=" + csrf +
+                     "&name=idp&provider=generic&client_id=app&scopes=mail"
+                     "&auth_url=https%3A%2F%2Fidp.example%2Fauthorize"
+                     "&token_url=https%3A%2F%2Fidp.example%2Ftoken",
+                 c)
+                .status,
+            303);
+  const std::string page = Send(*first_, "GET", "/accounts/idp", "", c).body;
+  EXPECT_NE(page.find("name=\"token_url\""), std::string::npos) << page;
+  EXPECT_NE(page.find("https://idp.example/token"), std::string::npos);
+  EXPECT_NE(page.find("name=\"device_url\""), std::string::npos);
+  GrantIdp(tokens_);
+  const std::string fields = "csrf=" + csrf + "&client_id=app&scopes=mail";
+
+  // A new authorization URL: saved, the grant kept.
+  HttpResponse saved = Send(*first_, "POST", "/accounts/idp",
+                            fields +
+                                "&auth_url=https%3A%2F%2Flogin.idp.example%2Fauthorize"
+                                "&token_url=https%3A%2F%2Fidp.example%2Ftoken&device_url=",
+                            c);
+  EXPECT_EQ(saved.status, 303) << saved.body;
+  EXPECT_EQ(Header(saved, "Location"), "/accounts/idp?saved=saved");
+  EXPECT_EQ(store_->GetAccount("idp")->auth_url, "https://login.idp.example/authorize");
+  EXPECT_EQ(store_->GetAccount("idp")->refresh_token.reveal(), "idp-rt");
+
+  // Plain http to another host: refused on the form, nothing saved.
+  HttpResponse bad = Send(*first_, "POST", "/accounts/idp",
+                          fields + "&token_url=http%3A%2F%2Fidp.example%2Ftoken", c);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("must use https://"), std::string::npos) << bad.body;
+  EXPECT_EQ(store_->GetAccount("idp")->token_url, "https://idp.example/token");
+
+  // A new token URL: the grant is removed, and the page says to Connect again.
+  HttpResponse moved = Send(*first_, "POST", "/accounts/idp",
+                            fields + "&token_url=https%3A%2F%2Flogin.idp.example%2Ftoken", c);
+  EXPECT_EQ(moved.status, 303) << moved.body;
+  EXPECT_EQ(Header(moved, "Location"), "/accounts/idp?saved=grant-removed");
+  auto a = store_->GetAccount("idp");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->token_url, "https://login.idp.example/token");
+  EXPECT_EQ(a->status, store::AccountStatus::kNotAuthorized);
+  EXPECT_TRUE(a->refresh_token.empty());
+  EXPECT_NE(Send(*first_, "GET", "/accounts/idp?saved=grant-removed", "", c)
+                .body.find("press Connect to sign in again"),
+            std::string::npos);
+
+  // A Microsoft account's form has no endpoint fields, and refuses them.
+  ASSERT_EQ(
+      Send(*first_, "POST", "/accounts", "csrf=" + csrf + std::string(kAppOnlyForm), c).status,
+      303);
+  EXPECT_EQ(Send(*first_, "GET", "/accounts/o365", "", c).body.find("name=\"token_url\""),
+            std::string::npos);
+  HttpResponse refused = Send(*first_, "POST", "/accounts/o365",
+                              "csrf=" + csrf +
+                                  "&client_id=11111111-2222-3333-4444-555555555555"
+                                  "&tenant=contoso.onmicrosoft.com"
+                                  "&token_url=https%3A%2F%2Flogin.idp.example%2Ftoken",
+                              c);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.find("generic provider"), std::string::npos) << refused.body;
 }
 
 // --- Over real HTTP -------------------------------------------------------------

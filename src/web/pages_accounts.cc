@@ -162,12 +162,20 @@ std::string RenderAccountForm(const PageFrame& frame, const store::Account& a,
   }
   body += TextField("scopes", "Scopes", Join(a.scopes),
                     "space-separated; blank: the provider's defaults");
+  if (a.provider == "generic") {
+    body +=
+        TextField("auth_url", "Authorization URL", a.auth_url, "https; blank: no browser sign-in");
+    body += TextField("token_url", "Token URL", a.token_url,
+                      "https; a new one removes the grant (press Connect again)");
+    body += TextField("device_url", "Device authorization URL", a.device_url,
+                      "https; blank: no device sign-in");
+  }
   body +=
       "<div class=\"actions\"><button type=\"submit\" id=\"account-edit-save\">Save "
       "Changes</button> <a href=\"/accounts\">Cancel</a></div></form>";
   body +=
-      "<p class=\"meta\">After changing the client ID, tenant or scopes, press Connect again so "
-      "that the grant matches them.</p>";
+      "<p class=\"meta\">After changing the client ID, tenant, token URL or scopes, press Connect "
+      "again so that the grant matches them.</p>";
   return RenderPage(frame, body);
 }
 
@@ -426,8 +434,8 @@ void AddAccountPages(Console::State& s) {
       notice = Notice("ok", "Nothing to change.", "saved");
     } else if (saved == "grant-removed") {
       notice = Notice("warning",
-                      "Saved. The old grant belongs to the previous app or tenant and was "
-                      "removed: press Connect to sign in again.",
+                      "Saved. The old grant belongs to the previous app, tenant or token URL "
+                      "and was removed: press Connect to sign in again.",
                       "saved");
     } else if (saved == "token-cleared") {
       notice = Notice("ok",
@@ -451,6 +459,10 @@ void AddAccountPages(Console::State& s) {
     }
     if (HasParam(ctx.form, "tenant")) edit.tenant = Param(ctx.form, "tenant");
     if (HasParam(ctx.form, "authority")) edit.authority = Param(ctx.form, "authority");
+    // Shown for generic accounts only; EditAccount refuses them for the others.
+    if (HasParam(ctx.form, "auth_url")) edit.auth_url = Param(ctx.form, "auth_url");
+    if (HasParam(ctx.form, "token_url")) edit.token_url = Param(ctx.form, "token_url");
+    if (HasParam(ctx.form, "device_url")) edit.device_url = Param(ctx.form, "device_url");
     edit.scopes = SplitWords(Param(ctx.form, "scopes"));
     auto result = EditAccount(s, name, edit);
     if (!result.ok()) {

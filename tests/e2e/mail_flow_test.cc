@@ -331,8 +331,9 @@ TEST_F(MailFlowTest, ImapCheckAndProcessStoreEveryMessageOnceThenDeleteFromTheSe
 // recipient's INBOX read back over IMAP (this test's mailbox, in its own data
 // directory) holds the message exactly once. A recipient Postfix refuses at
 // RCPT time (550: the test setup accepts only its own domains) is reported on
-// the message (the whole message failed when it was the only one, the
-// recipient's result when another was accepted) and not retried.
+// the message (the whole message failed, with each recipient's reply, when
+// every recipient was refused; the recipient's result when another was
+// accepted) and not retried.
 TEST_F(MailFlowTest, SendThroughPostfixArrivesOnceAndARefusedRecipientIsReported) {
   ASSERT_TRUE(Env().postfix) << "Postfix is not running (testenv runs it as root)";
   AddAppAccount();
@@ -411,6 +412,26 @@ TEST_F(MailFlowTest, SendThroughPostfixArrivesOnceAndARefusedRecipientIsReported
   const std::string refused_error(refused.at("last_error").as_string());
   EXPECT_NE(refused_error.find("550"), std::string::npos) << refused_error;
   EXPECT_NE(refused_error.find("someone@elsewhere.invalid"), std::string::npos) << refused_error;
+  ASSERT_EQ(refused.at("results").as_array().size(), 1u) << json::serialize(refused);
+  EXPECT_EQ(refused.at("results").at(0).at("address").as_string(), "someone@elsewhere.invalid");
+  EXPECT_EQ(refused.at("results").at(0).at("code").as_int64(), 550) << json::serialize(refused);
+
+  // Every one of several recipients refused: failed at once, and each
+  // recipient's reply is on the message (not only the first one's).
+  r = send_side({"send", "--from", sender, "--to", "one@elsewhere.invalid", "--cc",
+                 "two@elsewhere.invalid", "--subject", "All refused " + id_, "--body", "None.\n"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  json::value all_refused = outgoing(r.out.substr(0, r.out.find('\n')));
+  ASSERT_TRUE(all_refused.is_object());
+  EXPECT_EQ(all_refused.at("state").as_string(), "failed") << json::serialize(all_refused);
+  EXPECT_EQ(all_refused.at("attempts").as_int64(), 1);
+  std::vector<std::string> refused_addresses;
+  for (const auto& result : all_refused.at("results").as_array()) {
+    refused_addresses.emplace_back(result.at("address").as_string());
+    EXPECT_EQ(result.at("code").as_int64(), 550) << json::serialize(all_refused);
+  }
+  EXPECT_EQ(refused_addresses,
+            (std::vector<std::string>{"one@elsewhere.invalid", "two@elsewhere.invalid"}));
 
   // One recipient accepted, one refused: sent, and the refusal recorded
   // against its recipient.

@@ -271,6 +271,42 @@ struct Harness {
     return Create(m);
   }
 
+  // A mailbox on the scripted server at 127.0.0.1:`port` (support/fake_server.h),
+  // in plaintext with a password.
+  store::Mailbox Scripted(const std::string& name, const std::string& protocol, uint16_t port,
+                          const std::string& action, bool push) {
+    store::Mailbox m;
+    m.name = name;
+    m.protocol = protocol;
+    m.host = "127.0.0.1";
+    m.port = port;
+    m.encryption = "none";
+    m.username = "user@example.test";
+    m.auth = "password";
+    m.password = store::Secret("pw");
+    m.after_download = action;
+    m.push = push;
+    m.timeout_seconds = 10;
+    return Create(m);
+  }
+
+  // Watches `m` until the first new mail (or for 20 s at most); returns how
+  // often new mail was announced.
+  int WatchUntilNewMail(const store::Mailbox& m, std::chrono::seconds poll_interval) {
+    asio::io_context io;
+    int calls = 0;
+    std::function<void()> on_new_mail = [&] {
+      ++calls;
+      io.stop();
+    };
+    asio::co_spawn(io, WatchMailbox(io.get_executor(), m, env, on_new_mail, poll_interval),
+                   [&](std::exception_ptr, Status) { io.stop(); });
+    asio::steady_timer deadline(io, std::chrono::seconds(20));
+    deadline.async_wait([&](boost::system::error_code) { io.stop(); });
+    io.run();
+    return calls;
+  }
+
   CheckResult Check(const store::Mailbox& m) {
     return RunCo<CheckResult>([&](asio::any_io_executor ex) -> asio::awaitable<CheckResult> {
       co_return co_await CheckMailbox(ex, m, env);
@@ -792,18 +828,7 @@ TEST(CheckerImapTest, DroppedConnectionMidMessageRecordsNothingPartial) {
                              testing::FakeServer::Options());
 
   Harness h;
-  store::Mailbox m;
-  m.name = "scripted";
-  m.protocol = "imap";
-  m.host = "127.0.0.1";
-  m.port = server.port();
-  m.encryption = "none";
-  m.username = "user@example.test";
-  m.auth = "password";
-  m.password = store::Secret("pw");
-  m.after_download = "delete";
-  m.timeout_seconds = 10;
-  m = h.Create(m);
+  const store::Mailbox m = h.Scripted("scripted", "imap", server.port(), "delete", false);
 
   const CheckResult r = h.Check(m);
   ASSERT_FALSE(r.status.ok());
@@ -965,18 +990,7 @@ TEST(CheckerPop3Test, DroppedConnectionMidMessageRecordsNothingPartial) {
   testing::FakeServer server(std::vector<testing::Script>{first, second},
                              testing::FakeServer::Options());
   Harness h;
-  store::Mailbox m;
-  m.name = "scripted pop3";
-  m.protocol = "pop3";
-  m.host = "127.0.0.1";
-  m.port = server.port();
-  m.encryption = "none";
-  m.username = "user@example.test";
-  m.auth = "password";
-  m.password = store::Secret("pw");
-  m.after_download = "delete";
-  m.timeout_seconds = 10;
-  m = h.Create(m);
+  const store::Mailbox m = h.Scripted("scripted pop3", "pop3", server.port(), "delete", false);
 
   const CheckResult r = h.Check(m);
   ASSERT_FALSE(r.status.ok());
@@ -1084,33 +1098,9 @@ TEST(CheckerWatchTest, WithoutIdleItPolls) {
   testing::FakeServer server(std::vector<testing::Script>{empty, one},
                              testing::FakeServer::Options());
   Harness h;
-  store::Mailbox m;
-  m.name = "polled";
-  m.protocol = "imap";
-  m.host = "127.0.0.1";
-  m.port = server.port();
-  m.encryption = "none";
-  m.username = "user@example.test";
-  m.auth = "password";
-  m.password = store::Secret("pw");
-  m.after_download = "keep";
-  m.push = true;
-  m.timeout_seconds = 10;
-  m = h.Create(m);
+  const store::Mailbox m = h.Scripted("polled", "imap", server.port(), "keep", true);
 
-  asio::io_context io;
-  int calls = 0;
-  std::function<void()> on_new_mail = [&] {
-    ++calls;
-    io.stop();
-  };
-  asio::co_spawn(io,
-                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(1)),
-                 [&](std::exception_ptr, Status) { io.stop(); });
-  asio::steady_timer deadline(io, std::chrono::seconds(20));
-  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
-  io.run();
-  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(h.WatchUntilNewMail(m, std::chrono::seconds(1)), 1) << h.AllLines();
   EXPECT_EQ(server.Finish(), "");
   const auto downloads = h.Downloads();
   ASSERT_EQ(downloads.size(), 1u);
@@ -1157,33 +1147,9 @@ TEST(CheckerWatchTest, ReconnectsWhenTheServerSaysBye) {
   testing::FakeServer server(std::vector<testing::Script>{ended, next},
                              testing::FakeServer::Options());
   Harness h;
-  store::Mailbox m;
-  m.name = "watched";
-  m.protocol = "imap";
-  m.host = "127.0.0.1";
-  m.port = server.port();
-  m.encryption = "none";
-  m.username = "user@example.test";
-  m.auth = "password";
-  m.password = store::Secret("pw");
-  m.after_download = "keep";
-  m.push = true;
-  m.timeout_seconds = 10;
-  m = h.Create(m);
+  const store::Mailbox m = h.Scripted("watched", "imap", server.port(), "keep", true);
 
-  asio::io_context io;
-  int calls = 0;
-  std::function<void()> on_new_mail = [&] {
-    ++calls;
-    io.stop();
-  };
-  asio::co_spawn(io,
-                 WatchMailbox(io.get_executor(), m, h.env, on_new_mail, std::chrono::seconds(60)),
-                 [&](std::exception_ptr, Status) { io.stop(); });
-  asio::steady_timer deadline(io, std::chrono::seconds(20));
-  deadline.async_wait([&](boost::system::error_code) { io.stop(); });
-  io.run();
-  EXPECT_EQ(calls, 1) << h.AllLines();
+  EXPECT_EQ(h.WatchUntilNewMail(m, std::chrono::seconds(60)), 1) << h.AllLines();
   EXPECT_EQ(server.Finish(), "");
   ASSERT_EQ(h.Downloads().size(), 1u);
   // The BYE is not a failed check: the mailbox shows no error.
