@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "base/sha256.h"
 #include "mime/html_text.h"
@@ -182,52 +183,87 @@ std::string Serialized(GMimeObject* obj) {
   return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
 }
 
-// Converters to UTF-8 by iconv name, kept open for the thread's life: glibc
-// loads (dlopen) a gconv module on every iconv_open and unloads it on the last
-// iconv_close, which cost more than the conversion itself for short parts.
-// A name iconv does not know is remembered as such. The names come from mail,
-// so the cache is bounded; past it a converter lives for one conversion.
-constexpr std::size_t kConvertersKept = 32;
+// Converters to UTF-8 by iconv name, kept open for the process's life and
+// shared by its threads (one user at a time each): glibc loads (dlopen) a
+// gconv module on every iconv_open and unloads it on the last iconv_close,
+// which cost more than the conversion itself for short parts; kept per thread
+// they were opened again by every parse thread of every batch. A name iconv
+// does not know is remembered as such. The names come from mail, so the pool
+// is bounded: past kConverterNames names a converter lives for one
+// conversion.
+constexpr std::size_t kConverterNames = 32;
 
-// The kept converters of one thread, closed when the thread ends.
-struct KeptConverters : std::map<std::string, GIConv, std::less<>> {
-  KeptConverters() = default;
-  KeptConverters(const KeptConverters&) = delete;
-  KeptConverters& operator=(const KeptConverters&) = delete;
-  ~KeptConverters() {
-    for (auto& [name, cd] : *this) {
-      if (cd != reinterpret_cast<GIConv>(-1)) g_iconv_close(cd);
-    }
+class ConverterPool {
+ public:
+  static ConverterPool& Get() {
+    static ConverterPool* pool = new ConverterPool;  // never destroyed: used until exit
+    return *pool;
   }
+
+  // An open converter, or (GIConv)-1 when iconv does not know the name.
+  GIConv Take(const char* iconv_name) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = idle_.find(std::string_view(iconv_name));
+      if (it != idle_.end()) {
+        if (!it->second.known) return kNone;
+        if (!it->second.open.empty()) {
+          GIConv cd = it->second.open.back();
+          it->second.open.pop_back();
+          return cd;
+        }
+      }
+    }
+    GIConv cd = g_iconv_open("UTF-8", iconv_name);
+    if (cd == kNone) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kConverterNames) idle_[iconv_name].known = false;
+    }
+    return cd;
+  }
+
+  // Gives back a converter Take returned.
+  void Give(const char* iconv_name, GIConv cd) {
+    if (cd == kNone) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = idle_.find(std::string_view(iconv_name));
+      if (it == idle_.end() && idle_.size() < kConverterNames) {
+        it = idle_.emplace(iconv_name, Idle{}).first;
+      }
+      if (it != idle_.end()) {
+        it->second.open.push_back(cd);
+        return;
+      }
+    }
+    g_iconv_close(cd);
+  }
+
+  static inline const GIConv kNone = reinterpret_cast<GIConv>(-1);
+
+ private:
+  struct Idle {
+    bool known = true;
+    std::vector<GIConv> open;  // at most one per thread that converted at once
+  };
+  std::mutex mu_;
+  std::map<std::string, Idle, std::less<>> idle_;  // guarded by mu_
 };
 
 class Converter {
  public:
-  explicit Converter(const char* iconv_name) {
-    thread_local KeptConverters kept;
-    if (auto it = kept.find(std::string_view(iconv_name)); it != kept.end()) {
-      cd_ = it->second;
-      return;
-    }
-    cd_ = g_iconv_open("UTF-8", iconv_name);
-    if (kept.size() < kConvertersKept) {
-      kept.emplace(iconv_name, cd_);
-    } else {
-      owned_ = true;
-    }
-  }
-  ~Converter() {
-    if (owned_ && ok()) g_iconv_close(cd_);
-  }
+  explicit Converter(const char* iconv_name)
+      : name_(iconv_name), cd_(ConverterPool::Get().Take(iconv_name)) {}
+  ~Converter() { ConverterPool::Get().Give(name_, cd_); }
   Converter(const Converter&) = delete;
   Converter& operator=(const Converter&) = delete;
 
-  bool ok() const { return cd_ != reinterpret_cast<GIConv>(-1); }
+  bool ok() const { return cd_ != ConverterPool::kNone; }
   GIConv get() const { return cd_; }
 
  private:
+  const char* name_;
   GIConv cd_;
-  bool owned_ = false;
 };
 
 // `raw` in charset `iconv_name` to UTF-8; false (and `why`) when the charset is
