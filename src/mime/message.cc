@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 #include "base/sha256.h"
 #include "mime/html_text.h"
@@ -56,6 +58,17 @@ std::string MakeValidUtf8(const char* text, std::ptrdiff_t len, bool* repaired) 
   if (g_utf8_validate(text, len, nullptr)) return std::string(text, static_cast<std::size_t>(len));
   *repaired = true;
   std::unique_ptr<gchar, GFree> valid(g_utf8_make_valid(text, len));
+  return valid.get();
+}
+
+// The same for a string of our own: kept as it is (no copy) when valid.
+std::string MakeValidUtf8(std::string&& text, bool* repaired) {
+  if (g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr)) {
+    return std::move(text);
+  }
+  *repaired = true;
+  std::unique_ptr<gchar, GFree> valid(
+      g_utf8_make_valid(text.data(), static_cast<gssize>(text.size())));
   return valid.get();
 }
 
@@ -103,33 +116,62 @@ std::string ContentTypeOf(GMimeObject* obj) {
   return Lower(type + "/" + sub);
 }
 
-// The decoded bytes of a leaf part (transfer encoding undone, charset not),
-// read through a decoding filter straight into the string: one copy of the
-// bytes, where a memory stream in between would make two.
+// Undoes `encoding` on `in` (base64, quoted-printable, uuencode; other
+// encodings are the bytes themselves), appending to `out`.
+void Decode(GMimeContentEncoding encoding, const char* in, std::size_t len, std::string& out) {
+  if (encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+      encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+      encoding != GMIME_CONTENT_ENCODING_UUENCODE) {
+    out.append(in, len);
+    return;
+  }
+  GMimeEncoding state;
+  g_mime_encoding_init_decode(&state, encoding);
+  out.reserve(out.size() + g_mime_encoding_outlen(&state, len));
+  // Through a buffer on the stack, a block at a time: a std::string cannot
+  // grow without zero-filling (C++20), and the block stays in the cache.
+  constexpr std::size_t kBlock = 32768;
+  char buf[kBlock + 64];  // room for what a block of input decodes to, at most
+  while (len > 0) {
+    const std::size_t n = std::min(len, kBlock);
+    out.append(buf, g_mime_encoding_step(&state, in, n, buf));
+    in += n;
+    len -= n;
+  }
+}
+
+// The decoded bytes of a leaf part (transfer encoding undone, charset not).
+// The parser's parts point into the message's memory stream: the bytes are
+// decoded from there straight into the string, in one pass and one copy
+// (GMime's filter stream would copy them twice more on the way).
 std::string DecodedContent(GMimePart* part) {
   GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
   if (!wrapper) return {};
   GMimeStream* source = g_mime_data_wrapper_get_stream(wrapper);  // not ours to unref
   if (!source) return {};
-  GPtr<GMimeStream> filtered(g_mime_stream_filter_new(source));
   const GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(wrapper);
-  if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
-      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
-    GPtr<GMimeFilter> decoder(g_mime_filter_basic_new(encoding, FALSE));
-    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decoder.get());
-  }
   if (g_mime_stream_reset(source) == -1) return {};
   std::string out;
-  // Base64 decodes to 3/4 of its length; the estimate saves the regrowth.
-  const gint64 length = g_mime_stream_length(source);
-  if (length > 0) out.reserve(static_cast<std::size_t>(length));
+  if (GMIME_IS_STREAM_MEM(source)) {
+    const GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(source));
+    const gint64 start = g_mime_stream_tell(source);  // the part's first byte, after reset
+    const gint64 length = g_mime_stream_length(source);
+    if (bytes && start >= 0 && length >= 0 &&
+        static_cast<guint64>(start) + static_cast<guint64>(length) <= bytes->len) {
+      Decode(encoding, reinterpret_cast<const char*>(bytes->data) + start,
+             static_cast<std::size_t>(length), out);
+      return out;
+    }
+  }
+  // Any other stream (not from ParseMessage): read it whole, then decode.
+  std::string raw;
   char buf[65536];
   for (;;) {
-    const gssize n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+    const gssize n = g_mime_stream_read(source, buf, sizeof buf);
     if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+    raw.append(buf, static_cast<std::size_t>(n));
   }
+  Decode(encoding, raw.data(), raw.size(), out);
   return out;
 }
 
@@ -141,52 +183,87 @@ std::string Serialized(GMimeObject* obj) {
   return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
 }
 
-// Converters to UTF-8 by iconv name, kept open for the thread's life: glibc
-// loads (dlopen) a gconv module on every iconv_open and unloads it on the last
-// iconv_close, which cost more than the conversion itself for short parts.
-// A name iconv does not know is remembered as such. The names come from mail,
-// so the cache is bounded; past it a converter lives for one conversion.
-constexpr std::size_t kConvertersKept = 32;
+// Converters to UTF-8 by iconv name, kept open for the process's life and
+// shared by its threads (one user at a time each): glibc loads (dlopen) a
+// gconv module on every iconv_open and unloads it on the last iconv_close,
+// which cost more than the conversion itself for short parts; kept per thread
+// they were opened again by every parse thread of every batch. A name iconv
+// does not know is remembered as such. The names come from mail, so the pool
+// is bounded: past kConverterNames names a converter lives for one
+// conversion.
+constexpr std::size_t kConverterNames = 32;
 
-// The kept converters of one thread, closed when the thread ends.
-struct KeptConverters : std::map<std::string, GIConv, std::less<>> {
-  KeptConverters() = default;
-  KeptConverters(const KeptConverters&) = delete;
-  KeptConverters& operator=(const KeptConverters&) = delete;
-  ~KeptConverters() {
-    for (auto& [name, cd] : *this) {
-      if (cd != reinterpret_cast<GIConv>(-1)) g_iconv_close(cd);
-    }
+class ConverterPool {
+ public:
+  static ConverterPool& Get() {
+    static ConverterPool* pool = new ConverterPool;  // never destroyed: used until exit
+    return *pool;
   }
+
+  // An open converter, or (GIConv)-1 when iconv does not know the name.
+  GIConv Take(const char* iconv_name) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = idle_.find(std::string_view(iconv_name));
+      if (it != idle_.end()) {
+        if (!it->second.known) return kNone;
+        if (!it->second.open.empty()) {
+          GIConv cd = it->second.open.back();
+          it->second.open.pop_back();
+          return cd;
+        }
+      }
+    }
+    GIConv cd = g_iconv_open("UTF-8", iconv_name);
+    if (cd == kNone) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kConverterNames) idle_[iconv_name].known = false;
+    }
+    return cd;
+  }
+
+  // Gives back a converter Take returned.
+  void Give(const char* iconv_name, GIConv cd) {
+    if (cd == kNone) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = idle_.find(std::string_view(iconv_name));
+      if (it == idle_.end() && idle_.size() < kConverterNames) {
+        it = idle_.emplace(iconv_name, Idle{}).first;
+      }
+      if (it != idle_.end()) {
+        it->second.open.push_back(cd);
+        return;
+      }
+    }
+    g_iconv_close(cd);
+  }
+
+  static inline const GIConv kNone = reinterpret_cast<GIConv>(-1);
+
+ private:
+  struct Idle {
+    bool known = true;
+    std::vector<GIConv> open;  // at most one per thread that converted at once
+  };
+  std::mutex mu_;
+  std::map<std::string, Idle, std::less<>> idle_;  // guarded by mu_
 };
 
 class Converter {
  public:
-  explicit Converter(const char* iconv_name) {
-    thread_local KeptConverters kept;
-    if (auto it = kept.find(std::string_view(iconv_name)); it != kept.end()) {
-      cd_ = it->second;
-      return;
-    }
-    cd_ = g_iconv_open("UTF-8", iconv_name);
-    if (kept.size() < kConvertersKept) {
-      kept.emplace(iconv_name, cd_);
-    } else {
-      owned_ = true;
-    }
-  }
-  ~Converter() {
-    if (owned_ && ok()) g_iconv_close(cd_);
-  }
+  explicit Converter(const char* iconv_name)
+      : name_(iconv_name), cd_(ConverterPool::Get().Take(iconv_name)) {}
+  ~Converter() { ConverterPool::Get().Give(name_, cd_); }
   Converter(const Converter&) = delete;
   Converter& operator=(const Converter&) = delete;
 
-  bool ok() const { return cd_ != reinterpret_cast<GIConv>(-1); }
+  bool ok() const { return cd_ != ConverterPool::kNone; }
   GIConv get() const { return cd_; }
 
  private:
+  const char* name_;
   GIConv cd_;
-  bool owned_ = false;
 };
 
 // `raw` in charset `iconv_name` to UTF-8; false (and `why`) when the charset is
@@ -244,7 +321,7 @@ std::string TextOf(GMimePart* part, ParsedMessage& msg) {
   }
   if (charset == "utf-8" || charset == "utf8") {
     bool repaired = false;
-    std::string out = MakeValidUtf8(raw.data(), static_cast<std::ptrdiff_t>(raw.size()), &repaired);
+    std::string out = MakeValidUtf8(std::move(raw), &repaired);
     if (repaired) msg.warnings.push_back("invalid UTF-8 bytes in a text part were replaced");
     return out;
   }
@@ -254,11 +331,10 @@ std::string TextOf(GMimePart* part, ParsedMessage& msg) {
     msg.warnings.push_back("text in charset '" + charset + "' could not be converted (" + why +
                            "); invalid bytes were replaced");
     bool repaired = false;
-    return MakeValidUtf8(raw.data(), static_cast<std::ptrdiff_t>(raw.size()), &repaired);
+    return MakeValidUtf8(std::move(raw), &repaired);
   }
   bool repaired = false;
-  std::string out =
-      MakeValidUtf8(converted.data(), static_cast<std::ptrdiff_t>(converted.size()), &repaired);
+  std::string out = MakeValidUtf8(std::move(converted), &repaired);
   if (repaired) msg.warnings.push_back("invalid bytes in charset '" + charset + "' were replaced");
   return out;
 }
@@ -492,6 +568,32 @@ StatusOr<ParsedMessage> ParseStream(GMimeStream* stream,
   return msg;
 }
 
+// A buffer to read spool files into, one per thread.
+struct ReadBuffer {
+  // Kept between messages up to this size; a larger message's buffer is
+  // given back after it.
+  static constexpr guint kKept = 4u << 20;
+
+  GByteArray* bytes = g_byte_array_new();
+  ReadBuffer() = default;
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ~ReadBuffer() { g_byte_array_unref(bytes); }
+
+  void Release() {
+    if (bytes->len > kKept) {
+      g_byte_array_unref(bytes);
+      bytes = g_byte_array_new();
+    }
+    g_byte_array_set_size(bytes, 0);
+  }
+};
+
+ReadBuffer& ThreadReadBuffer() {
+  thread_local ReadBuffer buffer;
+  return buffer;
+}
+
 }  // namespace
 
 StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseOptions& options) {
@@ -510,7 +612,7 @@ StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseOptions& o
 
 StatusOr<ParsedMessage> ParseMessageFile(const std::string& path, const ParseOptions& options) {
   InitGMimeOnce();
-  // The file is read once, into the byte array the memory stream then owns:
+  // The file is read once, into the byte array the memory stream reads:
   // no copy of the message in between, and the parser's parts point into it.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -526,9 +628,18 @@ StatusOr<ParsedMessage> ParseMessageFile(const std::string& path, const ParseOpt
   }
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size == 0) return Status::InvalidArgument("the message is empty");
-  GByteArray* bytes = g_byte_array_sized_new(static_cast<guint>(size));
-  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));  // owns `bytes`
+  // The thread's buffer, reused from one message to the next: memory the
+  // kernel has already mapped (a fresh buffer costs a page fault per 4 KB as
+  // the file is read into it). Nothing the parse returns points into it.
+  ReadBuffer& buffer = ThreadReadBuffer();
+  GByteArray* bytes = buffer.bytes;
   g_byte_array_set_size(bytes, static_cast<guint>(size));
+  struct Done {
+    ReadBuffer& buffer;
+    ~Done() { buffer.Release(); }
+  } done{buffer};
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(bytes));
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream.get()), FALSE);
   std::size_t got = 0;
   while (got < size) {
     const ssize_t n = ::read(fd, bytes->data + got, size - got);

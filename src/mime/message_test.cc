@@ -12,6 +12,57 @@
 namespace mailgate::mime {
 namespace {
 
+// Base64 with CRLF line breaks, produced by hand to keep the tests
+// self-contained.
+std::string Base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  auto byte = [&in](std::size_t k) {
+    return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
+  };
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += t[v & 63];
+    if (out.size() % 77 == 76) out += "\r\n";
+  }
+  if (i < in.size()) {
+    unsigned v = byte(i) << 16 | (i + 1 < in.size() ? byte(i + 1) << 8 : 0);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Quoted-printable with a soft line break every 70 characters or so.
+std::string QuotedPrintable(const std::string& in) {
+  std::string out;
+  std::size_t line = 0;
+  for (char c : in) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 33 && u <= 126 && c != '=') {
+      out += c;
+      ++line;
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      out += '=';
+      out += hex[u >> 4];
+      out += hex[u & 15];
+      line += 3;
+    }
+    if (line >= 70) {
+      out += "=\r\n";
+      line = 0;
+    }
+  }
+  return out;
+}
+
 ParsedMessage MustParse(const std::string& raw, ParseOptions options = {}) {
   auto parsed = ParseMessage(raw, options);
   EXPECT_TRUE(parsed.ok()) << parsed.status().ToString();
@@ -169,31 +220,6 @@ TEST(ParseMessageTest, UndeclaredEightBitIsReadAsWindows1252) {
 
 TEST(ParseMessageTest, AlternativeWithAttachmentsAndInlineImage) {
   const std::string pdf = std::string("%PDF-1.4\x00\x01\x02\xFF", 12) + std::string(3000, 'x');
-  // base64 of pdf is produced by hand below to keep the test self-contained.
-  auto b64 = [](const std::string& in) {
-    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    auto byte = [&in](std::size_t k) {
-      return static_cast<unsigned>(static_cast<unsigned char>(in[k]));
-    };
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-      unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-      out += t[v >> 18];
-      out += t[(v >> 12) & 63];
-      out += t[(v >> 6) & 63];
-      out += t[v & 63];
-      if (out.size() % 77 == 76) out += "\r\n";
-    }
-    if (i < in.size()) {
-      unsigned v = byte(i) << 16 | (i + 1 < in.size() ? byte(i + 1) << 8 : 0);
-      out += t[v >> 18];
-      out += t[(v >> 12) & 63];
-      out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
-      out += '=';
-    }
-    return out;
-  };
   const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, '\x01');
   auto m = MustParse(
       "From: a@example.com\r\nMessage-ID: <alt@x>\r\nMIME-Version: 1.0\r\n"
@@ -206,13 +232,13 @@ TEST(ParseMessageTest, AlternativeWithAttachmentsAndInlineImage) {
       "--alt--\r\n"
       "--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n"
       "Content-Transfer-Encoding: base64\r\n\r\n" +
-      b64(png) +
+      Base64(png) +
       "\r\n--rel--\r\n"
       "--outer\r\nContent-Type: application/pdf\r\n"
       "Content-Disposition: attachment; "
       "filename*=UTF-8''R%C3%A9sum%C3%A9%20%E2%80%93%20final.pdf\r\n"
       "Content-Transfer-Encoding: base64\r\n\r\n" +
-      b64(pdf) + "\r\n--outer--\r\n");
+      Base64(pdf) + "\r\n--outer--\r\n");
   EXPECT_EQ(m.text_body, "Plain text");
   EXPECT_EQ(m.html_body, "<p>HTML <img src=\"cid:logo@x\"></p>");
   EXPECT_FALSE(m.text_from_html);
@@ -228,6 +254,52 @@ TEST(ParseMessageTest, AlternativeWithAttachmentsAndInlineImage) {
   EXPECT_FALSE(doc.is_inline);
   EXPECT_EQ(doc.data, pdf);
   EXPECT_EQ(doc.sha256, Sha256Hex(pdf));
+}
+
+// Parts far larger than the decoder's blocks (32 KB), so that base64 quads
+// and quoted-printable escapes fall across block boundaries; then a small
+// file after a large one, read into the same buffer.
+TEST(ParseMessageTest, LargePartsDecodeWholeAndFilesDoNotShareBytes) {
+  std::string binary(200'003, '\0');
+  for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>((i * 7 + 13) % 256);
+  std::string text;
+  while (text.size() < 100'000)
+    text +=
+        "Gr\xC3\xBC\xC3\x9F"
+        "e aus K\xC3\xB6ln = 100% ";
+  const std::string big =
+      "From: a@example.com\r\nMessage-ID: <big@x>\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+      "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+      QuotedPrintable(text) +
+      "\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Disposition: attachment; filename=data.bin\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" +
+      Base64(binary) + "\r\n--b--\r\n";
+  const std::string small = "From: a@example.com\r\nMessage-ID: <small@x>\r\n\r\nshort\r\n";
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string big_path = (dir / ("mailgate-big-" + std::to_string(::getpid()))).string();
+  const std::string small_path = (dir / ("mailgate-small-" + std::to_string(::getpid()))).string();
+  std::ofstream(big_path, std::ios::binary) << big;
+  std::ofstream(small_path, std::ios::binary) << small;
+  auto from_file = ParseMessageFile(big_path);
+  auto small_after = ParseMessageFile(small_path);
+  std::filesystem::remove(big_path);
+  std::filesystem::remove(small_path);
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  ASSERT_TRUE(small_after.ok()) << small_after.status().ToString();
+  const ParsedMessage& from_disk = *from_file;
+  const ParsedMessage from_memory = MustParse(big);
+  for (const ParsedMessage* m : {&from_disk, &from_memory}) {
+    EXPECT_EQ(m->text_body, text);
+    ASSERT_EQ(m->attachments.size(), 1u);
+    EXPECT_EQ(m->attachments[0].data.size(), binary.size());
+    EXPECT_TRUE(m->attachments[0].data == binary);
+    EXPECT_EQ(m->attachments[0].sha256, Sha256Hex(binary));
+  }
+  EXPECT_EQ(small_after->message_id, "small@x");
+  EXPECT_EQ(small_after->text_body, "short\r\n");
 }
 
 TEST(ParseMessageTest, HtmlOnlyGetsDerivedText) {

@@ -1,5 +1,6 @@
 #include "pipeline/processor.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -535,7 +536,28 @@ class Run {
   std::size_t random_used_ = random_.size();
 };
 
+// glibc's malloc gives memory back to the kernel as soon as a free leaves
+// enough of it at the top of a heap (and maps larger blocks on their own,
+// unmapped again when freed), so each message's buffers (the file, decoded
+// attachments, SQLite's pages) come back as fresh pages, a page fault per
+// 4 KB: ~10% of a run's CPU here. During a run memory is kept for the next
+// message, and given back once at the end (TrimAfterRun). Process-wide
+// settings: set once, by the first run.
+void KeepMemoryDuringRuns() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  });
+}
+
+struct TrimAfterRun {
+  ~TrimAfterRun() { malloc_trim(0); }
+};
+
 ProcessResult Execute(ProcessEnv& env, int batch, const std::vector<std::string>& preface) {
+  KeepMemoryDuringRuns();
+  const TrimAfterRun trim;
   ProcessResult result;
   if (env.store == nullptr || env.spool == nullptr) {
     result.status = Status::Internal("the processor needs a store and a spool");
