@@ -46,18 +46,21 @@ std::vector<uint32_t> ToUids(const std::vector<std::string>& uids) {
   return out;
 }
 
-// Streams UID FETCH bodies into the spool and commits them a batch at a time
-// (Batch::Commit: fsync, then one store transaction) as the last message of a batch
-// arrives, inside the one pipelined fetch: the commands for the next messages are
-// already in flight, so the server keeps sending (into the socket buffer) while a
-// batch is made durable, where a fetch per batch would drain the pipeline and pay a
-// round trip and the commit with the connection idle. After-download actions wait
-// for the fetch to end; they need the connection, and only touch what is committed.
+// Streams UID FETCH bodies into the spool and commits them a batch at a time as
+// they arrive, inside the one pipelined fetch. The last message of a batch ends
+// it (Batch::Flush): the spool's thread syncs its files while this thread keeps
+// reading, and the batch is recorded in the store (one transaction) at the first
+// sink call after its sync is done. The commands for the next messages are
+// already in flight, so the server keeps sending meanwhile, where a fetch per
+// batch would drain the pipeline and pay a round trip and the commit with the
+// connection idle. After-download actions wait for the fetch to end; they need
+// the connection, and only touch what is committed.
 class CommittingSink : public imap::MessageSink {
  public:
   CommittingSink(Run& run, int64_t uidvalidity) : run_(run), batch_(run, uidvalidity) {}
 
   Status BeginMessage(uint32_t, uint64_t) override {
+    RecordFlushed();
     if (!commit_error_.ok()) return commit_error_;
     return Check(batch_.Begin());
   }
@@ -66,30 +69,33 @@ class CommittingSink : public imap::MessageSink {
     MAILGATE_RETURN_IF_ERROR(
         Check(batch_.End(std::to_string(m.uid), ParseInternalDate(m.internal_date))));
     bytes_ += m.body_size;
-    if (batch_.finished() >= kBatchMessages || bytes_ >= kBatchBytes) Commit();
+    if (batch_.finished() >= kBatchMessages || bytes_ >= kBatchBytes) {
+      batch_.Flush();
+      bytes_ = 0;
+    }
+    RecordFlushed();
     return Status::Ok();
   }
   void AbortMessage() override { batch_.Abort(); }
   // A message that could not be spooled stops the requests: the disk is likely full.
   bool WantMore() override { return commit_error_.ok() && !refused_; }
 
-  // Commits what arrived since the last commit (a message cut off is dropped).
+  // Commits everything that arrived (a message cut off is dropped), waiting for
+  // the spool's thread.
   void Commit() {
     batch_.Abort();
     bytes_ = 0;
     if (!commit_error_.ok()) return;
-    auto due = batch_.Commit();
-    if (Status f = run_.log.Flush(); !f.ok()) spdlog::warn("{}", f.message());
-    if (!due.ok()) {
-      commit_error_ = due.status();
-      return;
-    }
-    for (const auto& uid : ToUids(*due)) due_.push_back(uid);
+    Took(batch_.Commit());
   }
 
   const Status& commit_error() const { return commit_error_; }
   // Recorded UIDs: their after-download action is due.
   const std::vector<uint32_t>& due() const { return due_; }
+  // Messages whose spool file could not be written (left on the server).
+  const std::vector<std::pair<std::string, Status>>& spool_failures() const {
+    return batch_.failures();
+  }
 
  private:
   // A message that failed stops further requests; what is in flight still arrives.
@@ -98,9 +104,34 @@ class CommittingSink : public imap::MessageSink {
     return s;
   }
 
+  // Records the batches the spool's thread has synced by now, if any.
+  void RecordFlushed() {
+    if (!commit_error_.ok()) return;
+    Took(batch_.RecordFlushed());
+  }
+
+  // The run log's lines go to the store at most once a second while the fetch
+  // runs (and at the run's end): a flush is a transaction with its own fsync on
+  // the check's thread, and one per batch doubled the fsyncs of a download.
+  void Took(StatusOr<std::vector<std::string>> recorded) {
+    if (!recorded.ok()) {
+      commit_error_ = recorded.status();
+    } else if (!recorded->empty()) {
+      for (const auto& uid : ToUids(*recorded)) due_.push_back(uid);
+      if (Clock::now() - last_log_flush_ < kLogFlushInterval) return;
+    } else {
+      return;  // nothing new for the run log either
+    }
+    last_log_flush_ = Clock::now();
+    if (Status f = run_.log.Flush(); !f.ok()) spdlog::warn("{}", f.message());
+  }
+
+  static constexpr std::chrono::seconds kLogFlushInterval{1};
+
   Run& run_;
   Batch batch_;
-  std::uint64_t bytes_ = 0;  // since the last commit
+  std::uint64_t bytes_ = 0;  // since the last batch ended
+  Clock::time_point last_log_flush_ = Clock::now();
   Status commit_error_;
   bool refused_ = false;
   std::vector<uint32_t> due_;
@@ -313,6 +344,16 @@ awaitable<Status> CheckImapSession(imap::Client& client, Run& run) {
   }
   // What arrived completely is kept even when the fetch failed: it is not downloaded twice.
   sink.Commit();
+  // Files the spool could not write (a full disk): those messages stay on the server.
+  const auto& unspooled = sink.spool_failures();
+  for (std::size_t i = 0; i < unspooled.size(); ++i) {
+    const Status s = unspooled[i].second.WithContext("downloading message " + unspooled[i].first);
+    if (failure.ok()) {
+      failure = s;
+    } else if (i < kFailuresNamed) {
+      run.log.Error(s.message());
+    }
+  }
   if (!sink.commit_error().ok()) {
     // The spool or the store cannot take more: that is the run's error.
     if (!failure.ok() && failure.message() != sink.commit_error().message()) {
@@ -321,12 +362,17 @@ awaitable<Status> CheckImapSession(imap::Client& client, Run& run) {
     failure = sink.commit_error();
   }
   if (!failure.ok() && net::ConnectionLost(failure)) co_return failure;
-  // Only what is recorded gets its action, in chunks of one batch's size.
+  // Only what is recorded gets its action, in chunks of one batch's size (each
+  // noted in the store once the server did it). Keeping needs nothing of the
+  // server, so it is noted in one transaction: one fsync, not one per 100.
   const std::vector<uint32_t>& due = sink.due();
-  for (std::size_t i = 0; i < due.size(); i += kBatchMessages) {
+  const std::size_t step = run.action.kind == AfterDownload::Kind::kKeep
+                               ? std::max<std::size_t>(1, due.size())
+                               : kBatchMessages;
+  for (std::size_t i = 0; i < due.size(); i += step) {
     std::vector<uint32_t> chunk(
         due.begin() + static_cast<std::ptrdiff_t>(i),
-        due.begin() + static_cast<std::ptrdiff_t>(std::min(due.size(), i + kBatchMessages)));
+        due.begin() + static_cast<std::ptrdiff_t>(std::min(due.size(), i + step)));
     Status applied = co_await ApplyAction(client, run, uidvalidity, std::move(chunk));
     if (Status f = run.log.Flush(); !f.ok()) spdlog::warn("{}", f.message());
     if (!applied.ok()) co_return failure.ok() ? applied : failure;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,41 +64,72 @@ struct Run {
   bool TooLarge(std::uint64_t size) const;
 };
 
-// The messages of one batch on their way into the spool. One message is open
-// at a time (Begin, Append..., End); Abort (or destruction) discards an open
-// one, whose temporary file then disappears.
+// Messages on their way into the spool, committed a batch at a time. One
+// message is open at a time (Begin, Append..., End); Abort (or destruction)
+// discards an open one, whose temporary file then disappears. The files are
+// created, written and flushed on the spool's own thread (AsyncSpoolWriter), so
+// the caller's socket keeps being read meanwhile; the store is only ever used
+// from the caller's thread.
+//
+// A batch ends with Flush() (the writer syncs its files while the caller goes
+// on) and is recorded by RecordFlushed() once its sync is done, or by Commit(),
+// which ends the current batch and waits for every one. Recording is one store
+// transaction per batch (RecordDownloads), after the batch's sync: the
+// durability order holds whatever overlaps.
 class Batch {
  public:
-  Batch(Run& run, int64_t uidvalidity) : run_(run), uidvalidity_(uidvalidity) {}
+  Batch(Run& run, int64_t uidvalidity)
+      : run_(run), uidvalidity_(uidvalidity), writer_(*run.env.spool) {}
+  // Waits for the writer; removes files written but not recorded.
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
 
+  // Errors: the spool's first failure (from then on every message is refused).
   Status Begin();
   Status Append(std::string_view chunk);
   // `label` names the message in the log ("Downloaded message <label> (...)"); empty: the uid.
   Status End(std::string uid, int64_t internal_date, std::string_view label = {});
   void Abort();
-  bool open() const { return writer_.has_value(); }
-  std::size_t finished() const { return files_.size(); }
+  bool open() const { return writer_.open(); }
+  // Messages ended since the last Flush().
+  std::size_t finished() const { return in_batch_; }
 
-  // Spool::Sync, RecordDownloads in one transaction, then removes the spool
-  // files of duplicates (and of messages recorded by someone else meanwhile).
-  // Returns the UIDs now recorded: their after-download action is due. On an
-  // error nothing is recorded and the batch's files are removed again.
+  // Ends the current batch: its files are synced on the writer's thread.
+  void Flush();
+  // Records the batches whose sync has finished (does not wait). Returns the
+  // UIDs now recorded: their after-download action is due. On an error the
+  // failed batch, and every later one, is not recorded and its files are removed.
+  StatusOr<std::vector<std::string>> RecordFlushed();
+  // Flush(), then waits for every batch and records them as RecordFlushed does.
   StatusOr<std::vector<std::string>> Commit();
 
- private:
-  void RemoveFiles();
-  Status FlushBuffer();
+  // Messages whose spool file could not be written (not recorded): (label, why).
+  const std::vector<std::pair<std::string, Status>>& failures() const { return failures_; }
 
-  // Bytes of the open message gathered before one write to its spool file.
-  static constexpr std::size_t kWriteBuffer = 128 * 1024;
+ private:
+  struct Pending {
+    std::string uid;
+    std::string label;
+    int64_t internal_date = 0;
+    std::uint64_t size = 0;
+    std::chrono::steady_clock::duration took{};
+  };
+  StatusOr<std::vector<std::string>> Record(std::vector<AsyncSpoolWriter::Group> groups);
+  Status RecordGroup(AsyncSpoolWriter::Group& group, std::vector<std::string>& due);
+  void RemoveFiles(const AsyncSpoolWriter::Group& group);
 
   Run& run_;
   int64_t uidvalidity_;
-  std::optional<Spool::Writer> writer_;
-  std::string buffer_;  // of the open message, not yet written
+  AsyncSpoolWriter writer_;
   std::chrono::steady_clock::time_point begun_;
-  std::vector<SpooledFile> files_;
-  std::vector<store::NewDownload> downloads_;
+  std::uint64_t size_ = 0;  // of the open message
+  std::size_t in_batch_ = 0;
+  std::size_t next_ticket_ = 0;
+  std::deque<Pending> pending_;  // ended, not recorded yet (ticket order)
+  std::size_t first_pending_ticket_ = 0;
+  Status record_error_;  // once the store failed, nothing more is recorded
+  std::vector<std::pair<std::string, Status>> failures_;
 };
 
 // Splits sizes (in order) into batches by kBatchMessages / kBatchBytes;

@@ -217,6 +217,10 @@ awaitable<Status> CheckSession(pop3::Client& client, Run& run, Session& session)
     }
     auto due = batch.Commit();
     if (Status f = run.log.Flush(); !f.ok()) spdlog::warn("{}", f.message());
+    // A message whose spool file could not be written stays on the server.
+    for (const auto& [label, why] : batch.failures()) {
+      if (failure.ok()) failure = why.WithContext("downloading message " + label);
+    }
     if (!due.ok()) {
       if (!failure.ok()) run.log.Error(due.status().message());
       co_return failure.ok() ? due.status() : failure;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 namespace mailgate::pipeline {
 namespace {
@@ -240,6 +241,232 @@ Status Spool::Remove(const std::string& path) const {
     return Errno("cannot remove the processed spool file '" + path + "'", errno);
   }
   return Status::Ok();
+}
+
+}  // namespace mailgate::pipeline
+
+namespace mailgate::pipeline {
+
+AsyncSpoolWriter::AsyncSpoolWriter(const Spool& spool, std::size_t max_queued)
+    : spool_(spool), max_queued_(std::max(max_queued, kChunk)) {}
+
+AsyncSpoolWriter::~AsyncSpoolWriter() {
+  Abort();
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    Wake();
+  }
+  worker_.join();
+}
+
+void AsyncSpoolWriter::Start() {
+  if (!worker_.joinable()) worker_ = std::thread([this] { Work(); });
+}
+
+void AsyncSpoolWriter::Push(Op op) {
+  std::unique_lock lock(mu_);
+  PushLocked(std::move(op), lock);
+}
+
+void AsyncSpoolWriter::PushLocked(Op op, std::unique_lock<std::mutex>& lock) {
+  // The memory held, not the bytes: a small message holds a whole buffer.
+  const std::size_t bytes = op.data.capacity();
+  const bool now = op.kind == Op::Kind::kFlush;
+  // Backpressure: the caller waits while the worker is this far behind, until it
+  // has caught up by half (one wake-up, not one per buffer). A chunk larger than
+  // the whole allowance still goes once the queue is empty.
+  if (queued_bytes_ > 0 && queued_bytes_ + bytes > max_queued_) {
+    caller_waits_ = true;
+    Wake();
+    done_.wait(lock, [&] { return queued_bytes_ <= max_queued_ / 2; });
+    caller_waits_ = false;
+  }
+  queued_bytes_ += bytes;
+  ops_.push_back(std::move(op));
+  // An idle worker is woken for a flush, or once kWakeBytes wait: a wake-up per
+  // message (a futex call and two context switches) cost more CPU than it saved.
+  if (now || queued_bytes_ >= kWakeBytes) Wake();
+}
+
+void AsyncSpoolWriter::Wake() {
+  if (!idle_) return;
+  idle_ = false;
+  wake_.notify_one();
+}
+
+// Hands the gathered bytes (and the message's start, if not sent yet) to the
+// worker as `kind`, and takes an emptied buffer back if one is spare.
+void AsyncSpoolWriter::Send(Op::Kind kind, std::size_t ticket) {
+  Op op{kind, std::move(buffer_), ticket, begin_pending_};
+  begin_pending_ = false;
+  buffer_.clear();
+  std::unique_lock lock(mu_);
+  if (!spare_.empty()) {
+    buffer_ = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  PushLocked(std::move(op), lock);
+}
+
+Status AsyncSpoolWriter::Begin() {
+  Abort();
+  if (failed_.load(std::memory_order_acquire)) return error();
+  Start();
+  open_ = true;
+  // Sent with the first bytes (or the end): a small message is one hand-over.
+  begin_pending_ = true;
+  return Status::Ok();
+}
+
+Status AsyncSpoolWriter::Append(std::string_view chunk) {
+  if (!open_) return Status::Internal("a message chunk arrived outside a message");
+  if (failed_.load(std::memory_order_acquire)) return error();
+  while (!chunk.empty()) {
+    if (buffer_.capacity() < kChunk) buffer_.reserve(kChunk);
+    const std::size_t take = std::min(chunk.size(), kChunk - buffer_.size());
+    buffer_.append(chunk.data(), take);
+    chunk.remove_prefix(take);
+    if (buffer_.size() >= kChunk) Send(Op::Kind::kData, 0);
+  }
+  return Status::Ok();
+}
+
+void AsyncSpoolWriter::End(std::size_t ticket) {
+  open_ = false;
+  Send(Op::Kind::kEnd, ticket);
+}
+
+void AsyncSpoolWriter::Abort() {
+  buffer_.clear();
+  if (!open_) return;
+  open_ = false;
+  if (begin_pending_) {
+    begin_pending_ = false;  // the worker never heard of it
+    return;
+  }
+  Push(Op{Op::Kind::kAbort, {}, 0, false});
+}
+
+void AsyncSpoolWriter::Flush() {
+  Abort();
+  Start();
+  ++flushes_;
+  Push(Op{Op::Kind::kFlush, {}, 0, false});
+}
+
+std::vector<AsyncSpoolWriter::Group> AsyncSpoolWriter::TakeFlushed() {
+  std::lock_guard lock(mu_);
+  return std::exchange(flushed_, {});
+}
+
+std::vector<AsyncSpoolWriter::Group> AsyncSpoolWriter::WaitFlushed() {
+  std::unique_lock lock(mu_);
+  done_.wait(lock, [&] { return groups_done_ >= flushes_; });
+  return std::exchange(flushed_, {});
+}
+
+Status AsyncSpoolWriter::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void AsyncSpoolWriter::Work() {
+  std::optional<Spool::Writer> writer;
+  Status writer_error;        // of the open message, when its file failed
+  std::vector<Result> ended;  // since the last flush
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (ops_.empty()) {
+      if (stop_) break;  // everything queued is done
+      idle_ = true;
+      wake_.wait(lock, [&] { return !idle_; });
+      continue;
+    }
+    Op op = std::move(ops_.front());
+    ops_.pop_front();
+    const std::size_t bytes = op.data.capacity();
+    lock.unlock();
+    Perform(op, writer, writer_error, ended);
+    lock.lock();
+    queued_bytes_ -= bytes;
+    // Every buffer comes back for reuse (at most max_queued / kChunk of them): a
+    // fresh one each time would cost a page fault per 4 KB copied into it.
+    if (op.data.capacity() >= kChunk) {
+      op.data.clear();
+      spare_.push_back(std::move(op.data));
+    }
+    if (caller_waits_ && queued_bytes_ <= max_queued_ / 2) done_.notify_all();
+  }
+}
+
+void AsyncSpoolWriter::Perform(Op& op, std::optional<Spool::Writer>& writer, Status& writer_error,
+                               std::vector<Result>& ended) {
+  auto fail = [&](const Status& s) {
+    writer_error = s;
+    std::lock_guard lock(mu_);
+    if (error_.ok()) error_ = s;
+    failed_.store(true, std::memory_order_release);
+  };
+  if (op.begins) {
+    writer.reset();
+    writer_error = Status::Ok();
+    auto w = spool_.Create();
+    if (w.ok()) {
+      writer.emplace(std::move(*w));
+    } else {
+      fail(w.status());
+    }
+  }
+  if (!op.data.empty() && writer) {
+    Status s = writer->Append(op.data);
+    if (!s.ok()) {
+      writer.reset();  // removes the temporary file
+      fail(s);
+    }
+  }
+  switch (op.kind) {
+    case Op::Kind::kData:
+      break;
+    case Op::Kind::kEnd: {
+      Result r;
+      r.ticket = op.ticket;
+      if (writer) {
+        auto f = writer->Finish();
+        writer.reset();
+        if (f.ok()) {
+          r.file = std::move(*f);
+        } else {
+          fail(f.status());
+          r.status = f.status();
+        }
+      } else {
+        r.status = writer_error.ok() ? Status::Internal("a message ended that did not begin")
+                                     : writer_error;
+      }
+      ended.push_back(std::move(r));
+      break;
+    }
+    case Op::Kind::kAbort:
+      writer.reset();
+      break;
+    case Op::Kind::kFlush: {
+      Group g;
+      g.results = std::move(ended);
+      ended.clear();
+      std::vector<SpooledFile> written;
+      for (const auto& r : g.results) {
+        if (r.status.ok()) written.push_back(r.file);
+      }
+      g.synced = spool_.Sync(written);
+      std::lock_guard lock(mu_);
+      flushed_.push_back(std::move(g));
+      ++groups_done_;
+      done_.notify_all();
+      break;
+    }
+  }
 }
 
 }  // namespace mailgate::pipeline

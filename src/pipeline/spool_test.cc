@@ -170,5 +170,80 @@ TEST_F(SpoolTest, RemoveIsIdempotent) {
   EXPECT_TRUE((*spool)->List()->empty());
 }
 
+// The writer thread: every message of a group comes back in order, byte for byte
+// with its hash, after the group's sync; a message aborted half-way leaves nothing.
+TEST_F(SpoolTest, AsyncWriterReturnsEachGroupInOrderByteExact) {
+  auto spool = Spool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  // A small queue, so that the caller also waits for the writer on the way.
+  AsyncSpoolWriter writer(**spool, AsyncSpoolWriter::kChunk);
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 12; ++i) {
+    // Sizes around the hand-over chunk: empty, small, several chunks.
+    const std::size_t size = i == 0 ? 0 : (i % 3 == 0 ? 3 * AsyncSpoolWriter::kChunk + 7 : 100 * i);
+    std::string body(size, static_cast<char>('a' + i));
+    if (!body.empty()) body[0] = '\0';
+    bodies.push_back(body);
+    ASSERT_TRUE(writer.Begin().ok());
+    for (std::size_t at = 0; at < body.size(); at += 5000) {
+      ASSERT_TRUE(writer.Append(std::string_view(body).substr(at, 5000)).ok());
+    }
+    writer.End(static_cast<std::size_t>(i));
+    if (i == 5) {
+      ASSERT_TRUE(writer.Begin().ok());
+      ASSERT_TRUE(writer.Append(std::string(AsyncSpoolWriter::kChunk * 2, 'x')).ok());
+      writer.Abort();  // cut off: never a file in new/
+      writer.Flush();
+    }
+  }
+  writer.Flush();
+  auto groups = writer.WaitFlushed();
+  ASSERT_EQ(groups.size(), 2u);
+  std::vector<AsyncSpoolWriter::Result> all;
+  for (auto& g : groups) {
+    EXPECT_TRUE(g.synced.ok()) << g.synced.ToString();
+    for (auto& r : g.results) all.push_back(r);
+  }
+  EXPECT_EQ(groups[0].results.size(), 6u);
+  ASSERT_EQ(all.size(), bodies.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ASSERT_TRUE(all[i].status.ok()) << all[i].status.ToString();
+    EXPECT_EQ(all[i].ticket, i);
+    EXPECT_EQ(all[i].file.size, bodies[i].size());
+    EXPECT_EQ(all[i].file.sha256, Sha256Hex(bodies[i]));
+    EXPECT_EQ(Read(all[i].file.path), bodies[i]);
+  }
+  EXPECT_EQ((*spool)->List()->size(), bodies.size());
+  EXPECT_TRUE(writer.TakeFlushed().empty());
+  EXPECT_TRUE(writer.error().ok());
+}
+
+// A file that cannot be created fails its own message, and every message after it
+// is refused at Begin(): the caller stops taking mail instead of losing it.
+TEST_F(SpoolTest, AsyncWriterFailureFailsTheMessageAndRefusesTheNext) {
+  auto spool = Spool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  // Something in the way of the temporary folder (root ignores permissions).
+  const std::string tmp = (*spool)->tmp_dir();
+  std::filesystem::remove_all(tmp);
+  std::ofstream(tmp) << "in the way";
+  AsyncSpoolWriter writer(**spool);
+  ASSERT_TRUE(writer.Begin().ok());
+  ASSERT_TRUE(writer.Append("Subject: lost\r\n\r\nbody").ok());
+  writer.End(7);
+  writer.Flush();
+  auto groups = writer.WaitFlushed();
+  ASSERT_EQ(groups.size(), 1u);
+  ASSERT_EQ(groups[0].results.size(), 1u);
+  EXPECT_EQ(groups[0].results[0].ticket, 7u);
+  EXPECT_EQ(groups[0].results[0].status.kind(), Status::Kind::kIo);
+  EXPECT_NE(groups[0].results[0].status.message().find("spool"), std::string::npos);
+  EXPECT_TRUE(groups[0].synced.ok());
+  EXPECT_FALSE(writer.error().ok());
+  EXPECT_EQ(writer.Begin().kind(), Status::Kind::kIo);
+  std::filesystem::remove(tmp);
+  std::filesystem::create_directory(tmp);
+}
+
 }  // namespace
 }  // namespace mailgate::pipeline
